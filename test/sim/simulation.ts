@@ -283,16 +283,20 @@ export class Simulation {
   /** After healing: a leader must emerge and a new write must commit on every member, in bounded time. */
   private awaitLiveness(healTicks: number): void {
     const deadline = this.queue.now + healTicks * TICK;
-    let probeIndex = 0;
+    let probe: { index: number; term: number; leader: SimNode } | undefined;
     while (this.queue.now < deadline) {
       this.runUntil(this.queue.now + TICK);
       const leader = this.leaders().find((node) => node.raft!.leadTransferee === 0);
       if (!leader) continue;
-      if (probeIndex === 0) {
-        leader.propose(encodeWrite('liveness', 'probe'), () => undefined);
-        probeIndex = leader.raft!.log.lastIndex();
+      // A probe given to a stale leader (one that had not yet heard of a newer term) is lost: retry.
+      if (probe && (probe.leader !== leader || probe.term !== leader.raft!.term)) probe = undefined;
+      if (!probe) {
+        if (leader.propose(encodeWrite('liveness', 'probe'), () => undefined)) {
+          probe = { index: leader.raft!.log.lastIndex(), term: leader.raft!.term, leader };
+        }
         continue;
       }
+      const probeIndex = probe.index;
       const members = [...leader.raft!.conf.voters, ...leader.raft!.conf.learners];
       const caughtUp = members.every((id) => (this.nodes.get(id)?.applied ?? 0) >= probeIndex);
       if (caughtUp && this.checker.committedIndex >= probeIndex) return;
