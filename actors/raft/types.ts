@@ -108,7 +108,9 @@ export interface ReadState {
  * 1. Install `snapshot` (if any) into the state machine and storage.
  * 2. Append `entries` to stable storage (an entry at index i replaces any stored entry >= i),
  *    and save `hardState` (if any). Both must be durable (fsync) before step 3.
- * 3. Send `messages`.
+ * 3. Send `messages`. Exception: Append and Heartbeat messages (only a leader sends them) may be sent
+ *    before step 2 completes, in parallel with the leader's own fsync (Raft thesis §10.2.1): the core
+ *    counts the leader's own log towards a commit only once advance() confirms it durable.
  * 4. Apply `committedEntries` in order; serve `readStates` once applied >= their index.
  * 5. Call `advance(ready)`.
  * `softState` may be acted on at any time.

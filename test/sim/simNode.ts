@@ -2,7 +2,7 @@
 // survives a crash, volatile state that does not, and a persistence step that takes virtual time (a crash
 // before it completes loses the Ready). Injected bugs live here, in the driver, never in the core.
 
-import { ConfState, Entry, EntryType, Message, NONE, Raft, Ready, Role, Snapshot, applyConfChange, decodeConfChange } from '../../actors/raft';
+import { ConfState, Entry, EntryType, Message, MessageType, NONE, Raft, Ready, Role, Snapshot, applyConfChange, decodeConfChange } from '../../actors/raft';
 import { MemoryStorage } from '../../actors/raft/memoryStorage';
 import { SeededRandom } from '../../actors/raft/random';
 import { EventQueue } from './eventQueue';
@@ -36,6 +36,10 @@ interface ReadWaiter {
 }
 
 const COMPACT_EVERY_ENTRIES = 48;
+
+function sendableBeforePersist(message: Message): boolean {
+  return message.type === MessageType.Append || message.type === MessageType.Heartbeat;
+}
 
 export class SimNode {
   raft: Raft | undefined;
@@ -132,6 +136,8 @@ export class SimNode {
     if (this.readyInFlight || !raft.hasReady()) return;
     const ready = raft.ready();
     this.readyInFlight = true;
+    // As in production: a leader's appends and heartbeats leave before its own persist completes.
+    for (const message of ready.messages) if (sendableBeforePersist(message)) this.hooks.send(message);
     const incarnation = this.incarnation;
     this.queue.schedule(this.random.nextInt(4), () => {
       if (this.incarnation !== incarnation) return;
@@ -150,7 +156,7 @@ export class SimNode {
       this.storage.setHardState({ ...ready.hardState, vote });
       if (votedNow) this.hooks.votePersisted(this);
     }
-    for (const message of ready.messages) this.hooks.send(message);
+    for (const message of ready.messages) if (!sendableBeforePersist(message)) this.hooks.send(message);
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const context of ready.readsDropped) this.finishRead(context, undefined);
     for (const state of ready.readStates) {

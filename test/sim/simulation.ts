@@ -81,7 +81,7 @@ export class Simulation {
 
   /** Nemesis: a voter killed right after voting and back within an election, to catch a forgotten vote. */
   private crashAfterVote(voter: SimNode): void {
-    if (!this.random.chance(0.05)) return;
+    if (!this.random.chance(0.3)) return;
     this.queue.schedule(1 + this.random.nextInt(5), () => {
       if (!voter.alive) return;
       this.note(`crash ${voter.id} just after voting`);

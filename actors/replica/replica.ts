@@ -1,0 +1,361 @@
+// One partition replica: the Raft core, its LMDB environment and its own NATS connection. The driver obeys
+// the core's Ready contract: persist (durable) -> send -> apply -> advance. Everything that arrives in one
+// event-loop turn (client requests, Raft messages, ticks) is handled by one Ready, so many proposals share
+// one fsync and one AppendEntries per follower.
+
+import { randomInt } from 'node:crypto';
+import { connect, Msg, NatsConnection, Subscription } from 'nats';
+import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
+import { assert } from '../raft/assert';
+import { RaftTransport } from '../../bus/raftTransport';
+import { parseRequest, encodeError } from '../../bus/protocol';
+import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
+import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
+import { ReplicaStatus } from '../../supervisor/statusTypes';
+import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
+import { commandOf, isWrite } from './commands';
+import { SnapshotInbox, sendSnapshot } from './snapshotTransfer';
+
+export interface ReplicaOptions {
+  partition: number;
+  replica: number;
+  nodeId: string;
+  /** This replica's LMDB directory. */
+  path: string;
+  natsUrl: string;
+  prefix: string;
+  /** Initial voters of the partition (used only when the directory is new). */
+  voters: number[];
+  /** Node hosting each replica id, for status. */
+  nodeOfReplica: Record<string, string>;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Compact the log once it holds this many applied entries... */
+  compactEntries?: number;
+  /** ...keeping this many behind the applied index for slow followers. */
+  compactKeep?: number;
+}
+
+const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
+
+function sendableBeforePersist(message: Message): boolean {
+  return message.type === MessageType.Append || message.type === MessageType.Heartbeat;
+}
+
+export class Replica {
+  private raft: Raft;
+  private readonly subjects: Subjects;
+  private readonly requests = new ClientRequests();
+  private readonly snapshotsSending = new Set<number>();
+  private leadSubscription: Subscription | undefined;
+  private readonly subscriptions: Subscription[] = [];
+  private conf: ConfState;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private wakeScheduled = false;
+  private processing = false;
+  private exclusive = false;
+  private idleWaiters: (() => void)[] = [];
+  private stopped = false;
+
+  private constructor(
+    private readonly options: ReplicaOptions,
+    private readonly store: ReplicaStore,
+    private readonly nc: NatsConnection,
+    private readonly onFatal: (error: unknown) => void,
+  ) {
+    this.subjects = subjects(options.prefix);
+    this.conf = store.stateMachine.confState();
+    this.raft = this.makeRaft();
+  }
+
+  static async start(options: ReplicaOptions, onFatal: (error: unknown) => void): Promise<Replica> {
+    const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] } });
+    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} p${options.partition}/r${options.replica}`, maxReconnectAttempts: -1 });
+    const replica = new Replica(options, store, nc, onFatal);
+    replica.listen();
+    return replica;
+  }
+
+  private makeRaft(): Raft {
+    const { replica, electionTicks, heartbeatTicks } = this.options;
+    return new Raft(
+      { id: replica, electionTicks, heartbeatTicks, random: cryptoRandom, applied: this.store.stateMachine.applied(), appendBytesMax: 512 * 1024 },
+      this.store.log,
+    );
+  }
+
+  private listen(): void {
+    const { partition, replica } = this.options;
+    const transport = new RaftTransport(this.nc, {
+      prefix: this.options.prefix, partition, replica,
+      onMessage: (message) => this.onRaftMessage(message),
+    });
+    this.transport = transport;
+    new SnapshotInbox(this.nc, this.subjects.snapshot(partition, replica), this.store, {
+      admit: (meta, from, term) => this.admitSnapshot(meta.index, meta.term, from, term),
+      install: (receive, from, term) => this.installSnapshot(receive, from, term),
+      log: (line) => this.log(line),
+    });
+    this.subscriptions.push(
+      this.nc.subscribe(`${this.subjects.partitionRead(partition)}.get`, { queue: READ_QUEUE_GROUP, callback: (_, m) => this.guard(m, () => this.onStaleRead(m)) }),
+      this.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
+    );
+    this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
+  }
+
+  private transport!: RaftTransport;
+
+  // ---- stimuli -------------------------------------------------------------------------------------
+
+  private onRaftMessage(message: Message): void {
+    if (this.stopped) return;
+    this.raft.step(message);
+    this.wake();
+  }
+
+  private onTick(): void {
+    try {
+      this.raft.tick();
+      this.wake();
+    } catch (error) {
+      this.onFatal(error);
+    }
+  }
+
+  /** A NATS handler must never throw: an exception can silently end its subscription. */
+  private guard(message: Msg, handle: () => void): void {
+    try {
+      handle();
+    } catch (error) {
+      this.log(`request failed: ${String(error)}`);
+      respondError(message, 'INTERNAL', 'internal error');
+    }
+  }
+
+  private onLeadRequest(message: Msg): void {
+    const op = message.subject.slice(message.subject.lastIndexOf('.') + 1);
+    if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
+    const parsed = parseRequest(op, message.data);
+    if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
+    const request = parsed.request;
+    if (request.op === 'get') {
+      if (request.consistency === 'stale') return respond(message, encodeGet(this.store.stateMachine.get(request.key)));
+      const context = this.requests.newReadContext();
+      const result = this.raft.readIndex(context);
+      if (!result.ok) return respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
+      this.requests.addRead(context, request.key, message);
+    } else if (isWrite(request)) {
+      const result = this.raft.propose(encodeKvCommand(commandOf(request)));
+      if (!result.ok) {
+        const code = result.code === 'PROPOSALS_FULL' ? 'UNAVAILABLE' : 'NOT_LEADER';
+        return respondError(message, code, `write refused: ${result.code}`, result.leader);
+      }
+      this.requests.addWrite(result.index, result.term, request, message);
+    }
+    this.wake();
+  }
+
+  private onStaleRead(message: Msg): void {
+    const parsed = parseRequest('get', message.data);
+    if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
+    respond(message, encodeGet(this.store.stateMachine.get(parsed.request.key)));
+  }
+
+  // ---- the Ready loop ------------------------------------------------------------------------------
+
+  private wake(): void {
+    if (this.wakeScheduled || this.stopped) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      void this.runReadyLoop();
+    });
+  }
+
+  private async runReadyLoop(): Promise<void> {
+    if (this.processing || this.exclusive) return;
+    this.processing = true;
+    try {
+      while (!this.exclusive && !this.stopped && this.raft.hasReady()) {
+        const raft = this.raft;
+        const ready = raft.ready();
+        await this.handleReady(raft, ready);
+        raft.advance(ready);
+      }
+    } catch (error) {
+      this.onFatal(error);
+    } finally {
+      this.processing = false;
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+    if (!this.exclusive && this.raft.hasReady()) this.wake();
+  }
+
+  private async handleReady(raft: Raft, ready: Ready): Promise<void> {
+    if (ready.softState) this.onRoleChange(ready.softState.role, ready.softState.leader);
+    assert(ready.snapshot === undefined, 'snapshots are installed out of band, never through Ready');
+    // Persist and apply are queued together: lmdb-js may commit them in one transaction (one fsync).
+    const persisted = this.store.log.persist({ hardState: ready.hardState, entries: ready.entries });
+    const applied = this.apply(ready.committedEntries);
+    // A leader's appends go out while its own fsync runs (see Ready); votes and acks wait for the disk.
+    const early = ready.messages.filter(sendableBeforePersist);
+    if (early.length > 0) this.send(raft, early);
+    await persisted;
+    this.send(raft, early.length > 0 ? ready.messages.filter((m) => !sendableBeforePersist(m)) : ready.messages);
+    const results = await applied;
+    for (let i = 0; i < results.length; i++) {
+      const entry = ready.committedEntries[i];
+      this.requests.applied(entry.index, entry.term, results[i]);
+    }
+    for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
+    for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
+    this.requests.serveReads(this.store.stateMachine.applied(), (key) => this.store.stateMachine.get(key));
+    await this.maybeCompact();
+  }
+
+  /** Applies committed entries in batches that end after each ConfChange (storage records each membership). */
+  private async apply(entries: Entry[]): Promise<KvResult[]> {
+    const batches: Promise<KvResult[]>[] = [];
+    let start = 0;
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i].type !== EntryType.ConfChange) continue;
+      this.conf = applyConfChange(this.conf, decodeConfChange(entries[i].data));
+      batches.push(this.store.stateMachine.applyBatch(entries.slice(start, i + 1), this.conf));
+      start = i + 1;
+    }
+    if (start < entries.length) batches.push(this.store.stateMachine.applyBatch(entries.slice(start)));
+    return (await Promise.all(batches)).flat();
+  }
+
+  private send(raft: Raft, messages: Message[]): void {
+    for (const message of messages) {
+      if (message.type === MessageType.Snapshot) this.streamSnapshot(raft, message.to);
+      else this.transport.enqueue(message);
+    }
+    this.transport.flush();
+  }
+
+  private streamSnapshot(raft: Raft, target: number): void {
+    if (this.snapshotsSending.has(target)) return;
+    this.snapshotsSending.add(target);
+    const subject = this.subjects.snapshot(this.options.partition, target);
+    sendSnapshot(this.nc, this.store, subject, this.options.replica, raft.term)
+      .catch((error) => {
+        this.log(`snapshot to r${target} failed: ${String(error)}`);
+        return false;
+      })
+      .then((installed) => {
+        this.snapshotsSending.delete(target);
+        if (this.raft === raft) raft.reportSnapshot(target, installed);
+        this.wake();
+      });
+  }
+
+  private async maybeCompact(): Promise<void> {
+    const compactEntries = this.options.compactEntries ?? 20_000;
+    const keep = this.options.compactKeep ?? 5_000;
+    const applied = this.store.stateMachine.applied();
+    if (applied - this.store.log.firstIndex() < compactEntries) return;
+    await this.store.log.compact(applied - keep);
+  }
+
+  // ---- leadership ----------------------------------------------------------------------------------
+
+  private onRoleChange(role: Role, leader: number): void {
+    if (role === Role.Leader && !this.leadSubscription) {
+      const subject = `${this.subjects.partitionLead(this.options.partition)}.*`;
+      this.leadSubscription = this.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(m)) });
+    } else if (role !== Role.Leader && this.leadSubscription) {
+      this.leadSubscription.unsubscribe();
+      this.leadSubscription = undefined;
+      this.requests.failReads(leader);
+    }
+  }
+
+  // ---- snapshots received --------------------------------------------------------------------------
+
+  private admitSnapshot(index: number, term: number, from: number, leaderTerm: number): 'accept' | 'skip' | 'refuse' {
+    if (leaderTerm < this.raft.term) return 'refuse';
+    if (index <= this.raft.log.committed || this.raft.log.matchTerm(index, term)) {
+      // Our log already reaches that point: tell the core, which answers the leader with our position.
+      this.onRaftMessage({ type: MessageType.Snapshot, from, to: this.options.replica, term: leaderTerm, snapshot: { meta: { index, term, confState: this.conf } } });
+      return 'skip';
+    }
+    return 'accept';
+  }
+
+  private async installSnapshot(receive: () => Promise<unknown>, from: number, term: number): Promise<void> {
+    await this.runExclusive(async () => {
+      await receive();
+      // The log and state machine were replaced underneath the core: rebuild it from storage.
+      this.conf = this.store.stateMachine.confState();
+      this.requests.forgetWritesThrough(this.store.stateMachine.applied());
+      this.raft = this.makeRaft();
+    });
+    const meta = this.store.log.snapshot().meta;
+    this.onRaftMessage({ type: MessageType.Snapshot, from, to: this.options.replica, term, snapshot: { meta } });
+  }
+
+  private async runExclusive(action: () => Promise<void>): Promise<void> {
+    this.exclusive = true;
+    try {
+      while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      await action();
+    } finally {
+      this.exclusive = false;
+      this.wake();
+    }
+  }
+
+  // ---- control ---------------------------------------------------------------------------------------
+
+  status(): ReplicaStatus {
+    const status = this.raft.status();
+    const followerLag: Record<string, number> = {};
+    for (const progress of status.progress) followerLag[String(progress.id)] = status.lastIndex - progress.match;
+    return {
+      partition: this.options.partition,
+      replica: this.options.replica,
+      node: this.options.nodeId,
+      role: this.stopped ? 'stopped' : status.role,
+      term: status.term,
+      leader: status.leader,
+      commit: status.commit,
+      applied: this.store.stateMachine.applied(),
+      lastIndex: status.lastIndex,
+      followerLag: status.role === Role.Leader ? followerLag : undefined,
+    };
+  }
+
+  /** Hands leadership to the most caught-up other voter; resolves when it moved or after `timeoutMs`. */
+  async transferLeadership(timeoutMs: number, target?: number): Promise<boolean> {
+    if (this.raft.role !== Role.Leader) return true;
+    const candidates = this.raft.status().progress.filter((p) => this.conf.voters.includes(p.id) && (target === undefined || p.id === target));
+    candidates.sort((a, b) => b.match - a.match);
+    if (candidates.length === 0) return false;
+    this.raft.transferLeader(candidates[0].id);
+    this.wake();
+    const deadline = Date.now() + timeoutMs;
+    while (this.raft.role === Role.Leader && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    return this.raft.role !== Role.Leader;
+  }
+
+  /** Clean shutdown: leadership handed over, queued writes durable, connection drained. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    await this.transferLeadership(1_000).catch(() => false);
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.leadSubscription?.unsubscribe();
+    this.requests.failReads(0);
+    while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.transport.close();
+    await this.nc.drain().catch(() => undefined);
+    await this.store.close();
+  }
+
+  private log(line: string): void {
+    console.error(`[${this.options.nodeId} p${this.options.partition}/r${this.options.replica}] ${line}`);
+  }
+}

@@ -1,0 +1,49 @@
+// `cairn.cluster.status`: a scatter-gather over the control subjects. Every replica answers with its own
+// view, every supervisor with its node's; the router assembles them by partition.
+
+import { NatsConnection } from 'nats';
+import { Subjects } from '../../bus/subjects';
+import { ClusterStatus, NodeStatus, PartitionStatus, ReplicaStatus } from '../../supervisor/statusTypes';
+
+const GATHER_MS_MAX = 500;
+
+async function gather<T>(nc: NatsConnection, subject: string, expected: number | undefined): Promise<T[]> {
+  const answers: T[] = [];
+  const replies = await nc.requestMany(subject, new Uint8Array(0), {
+    maxWait: GATHER_MS_MAX,
+    ...(expected ? { maxMessages: expected } : {}),
+  });
+  for await (const reply of replies) {
+    if (reply.data.byteLength === 0) continue;
+    try {
+      answers.push(JSON.parse(Buffer.from(reply.data).toString()) as T);
+    } catch {
+      // A garbled answer is one missing answer; the status says what is missing.
+    }
+  }
+  return answers;
+}
+
+export async function gatherClusterStatus(nc: NatsConnection, subjects: Subjects, replicasExpected: number): Promise<ClusterStatus> {
+  const [replicas, nodes] = await Promise.all([
+    gather<ReplicaStatus>(nc, subjects.control('status'), replicasExpected),
+    gather<NodeStatus>(nc, subjects.control('nodes'), undefined),
+  ]);
+  const byPartition = new Map<number, ReplicaStatus[]>();
+  for (const replica of replicas) {
+    const list = byPartition.get(replica.partition) ?? [];
+    list.push(replica);
+    byPartition.set(replica.partition, list);
+  }
+  const partitions: PartitionStatus[] = [...byPartition.keys()].sort((a, b) => a - b).map((id) => {
+    const members = byPartition.get(id)!.sort((a, b) => a.replica - b.replica);
+    const leaders = members.filter((member) => member.role === 'leader').sort((a, b) => b.term - a.term);
+    const leader = leaders[0] ? { replica: leaders[0].replica, node: leaders[0].node, term: leaders[0].term } : null;
+    return { id, leader, replicas: members };
+  });
+  const expectedNodes = new Set(nodes.map((node) => node.id));
+  const missing: string[] = [];
+  for (const node of nodes) if (node.replicas > replicas.filter((r) => r.node === node.id).length) missing.push(`replicas of ${node.id}`);
+  nodes.sort((a, b) => a.id.localeCompare(b.id));
+  return { nodes, partitions, missing: expectedNodes.size === 0 ? ['no supervisor answered'] : missing };
+}

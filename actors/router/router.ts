@@ -1,0 +1,130 @@
+// The router actor: serves the public subjects for clients that do not know the cluster's layout. It maps
+// a key to its partition and forwards to whoever leads it (the leader subscribes to its partition's lead
+// subject), retrying with backoff while there is no leader. It retries only refusals that are definite
+// (no responders, NOT_LEADER): a write whose attempt timed out may have been applied, so that outcome is
+// reported as TIMEOUT and never retried.
+
+import { connect, ErrorCode as NatsErrorCode, Msg, NatsConnection } from 'nats';
+import { ErrorCode, encodeError, parseRequest, Operation } from '../../bus/protocol';
+import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
+import { PartitionMap } from './layout';
+import { gatherClusterStatus } from './clusterStatus';
+
+export interface RouterOptions {
+  nodeId: string;
+  natsUrl: string;
+  prefix: string;
+  partitions: number;
+  /** Replicas per partition: how many status answers to expect. */
+  replicas: number;
+  /** Time a request may spend in the router before it answers UNAVAILABLE / TIMEOUT. */
+  deadlineMs?: number;
+}
+
+const NOT_LEADER_PREFIX = Buffer.from('{"error":{"code":"NOT_LEADER"');
+const BACKOFF_MS_MIN = 5;
+const BACKOFF_MS_MAX = 100;
+const READ_ATTEMPT_MS_MAX = 500;
+
+type Attempt = { kind: 'reply'; data: Uint8Array } | { kind: 'retry' } | { kind: 'timeout' };
+
+export class Router {
+  private readonly subjects: Subjects;
+  private readonly partitions: PartitionMap;
+  private readonly deadlineMs: number;
+  handled = 0;
+  failures = 0;
+
+  private constructor(private readonly options: RouterOptions, private readonly nc: NatsConnection) {
+    this.subjects = subjects(options.prefix);
+    this.partitions = new PartitionMap(options.partitions);
+    this.deadlineMs = options.deadlineMs ?? 3_000;
+  }
+
+  static async start(options: RouterOptions): Promise<Router> {
+    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} router`, maxReconnectAttempts: -1 });
+    const router = new Router(options, nc);
+    router.listen();
+    return router;
+  }
+
+  private listen(): void {
+    const s = this.subjects;
+    const routes: [string, Operation][] = [[s.kvPut, 'put'], [s.kvGet, 'get'], [s.kvDel, 'del'], [s.kvCas, 'cas']];
+    for (const [subject, op] of routes) {
+      this.nc.subscribe(subject, { queue: ROUTER_QUEUE_GROUP, callback: (_, message) => void this.guard(message, () => this.route(op, message)) });
+    }
+    this.nc.subscribe(s.clusterStatus, {
+      queue: ROUTER_QUEUE_GROUP,
+      callback: (_, message) => void this.guard(message, async () => {
+        const status = await gatherClusterStatus(this.nc, this.subjects, this.options.partitions * this.options.replicas);
+        this.reply(message, Buffer.from(JSON.stringify(status)));
+      }),
+    });
+  }
+
+  /** A handler must never throw: an exception can end a NATS subscription silently. */
+  private async guard(message: Msg, handle: () => Promise<void>): Promise<void> {
+    try {
+      await handle();
+    } catch (error) {
+      this.failures++;
+      this.reply(message, encodeError('INTERNAL', `router: ${String(error)}`));
+    }
+  }
+
+  private reply(message: Msg, data: Uint8Array): void {
+    if (message.reply) message.respond(data);
+  }
+
+  private async route(op: Operation, message: Msg): Promise<void> {
+    this.handled++;
+    if (op === 'status') return;
+    const parsed = parseRequest(op, message.data);
+    if (!parsed.ok) return this.reply(message, encodeError(parsed.error.code, parsed.error.message));
+    const request = parsed.request as { key: string; consistency?: string };
+    const partition = this.partitions.partitionOf(request.key);
+    const stale = op === 'get' && request.consistency === 'stale';
+    const subject = stale ? `${this.subjects.partitionRead(partition)}.get` : `${this.subjects.partitionLead(partition)}.${op}`;
+    this.reply(message, await this.forward(subject, message.data, op === 'get'));
+  }
+
+  /** Forwards until a leader answers or the deadline passes; only definite refusals are retried. */
+  private async forward(subject: string, data: Uint8Array, idempotent: boolean): Promise<Uint8Array> {
+    const deadline = Date.now() + this.deadlineMs;
+    let backoffMs = BACKOFF_MS_MIN;
+    let last: Attempt = { kind: 'retry' };
+    while (Date.now() < deadline) {
+      // A read may be retried after a silent attempt, so it need not wait out the whole deadline.
+      const remainingMs = deadline - Date.now();
+      last = await this.attempt(subject, data, idempotent ? Math.min(remainingMs, READ_ATTEMPT_MS_MAX) : remainingMs);
+      if (last.kind === 'reply') return last.data;
+      if (last.kind === 'timeout' && !idempotent) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
+      backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
+    }
+    const code: ErrorCode = last.kind === 'timeout' ? 'TIMEOUT' : 'UNAVAILABLE';
+    return encodeError(code, last.kind === 'timeout' ? 'the partition leader did not answer in time; the write may or may not have been applied' : 'no leader for the partition within the deadline');
+  }
+
+  private async attempt(subject: string, data: Uint8Array, timeoutMs: number): Promise<Attempt> {
+    try {
+      const reply = await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs) });
+      if (startsWith(reply.data, NOT_LEADER_PREFIX)) return { kind: 'retry' };
+      return { kind: 'reply', data: reply.data };
+    } catch (error) {
+      if ((error as { code?: string }).code === NatsErrorCode.NoResponders) return { kind: 'retry' };
+      return { kind: 'timeout' };
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.nc.drain().catch(() => undefined);
+  }
+}
+
+function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
+  if (data.byteLength < prefix.byteLength) return false;
+  for (let i = 0; i < prefix.byteLength; i++) if (data[i] !== prefix[i]) return false;
+  return true;
+}

@@ -1,0 +1,39 @@
+// What one supervisor process (one machine of the cluster) is told to do.
+
+export interface SupervisorOptions {
+  /** This machine's name in the cluster, e.g. "n1". */
+  nodeId: string;
+  /** NATS server URL(s), comma separated. */
+  natsUrl: string;
+  /** Root data directory; this node keeps its replicas under <dataDir>/<nodeId>/. */
+  dataDir: string;
+  /** Every node of a new cluster, like etcd's --initial-cluster ("n1,n2,n3"). */
+  initialCluster: string[];
+  /** Number of partitions of the key space. */
+  partitions: number;
+  /** Replicas per partition. */
+  replicas: number;
+  /** Subject prefix (default "cairn"). */
+  prefix: string;
+  /** Port of the HTTP gateway, dashboard and /metrics; undefined for none. */
+  httpPort?: number;
+  /** Host the HTTP gateway binds to (default 127.0.0.1). */
+  httpHost?: string;
+  /** Milliseconds per Raft tick (election timeout = electionTicks ticks, randomized up to twice that). */
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Compact a replica's log once it holds this many applied entries (default 20,000)... */
+  compactEntries?: number;
+  /** ...keeping this many entries behind the applied index for slow followers (default 5,000). */
+  compactKeep?: number;
+}
+
+export const SUPERVISOR_DEFAULTS = {
+  prefix: 'cairn',
+  partitions: 8,
+  replicas: 3,
+  tickMs: 15,
+  electionTicks: 10,
+  heartbeatTicks: 2,
+} as const;

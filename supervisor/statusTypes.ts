@@ -1,0 +1,38 @@
+// The shape of `cairn.cluster.status` replies and `GET /cluster/status` (JSON).
+
+export interface ReplicaStatus {
+  partition: number;
+  replica: number;
+  node: string;
+  role: 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'stopped';
+  term: number;
+  leader: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  /** Leader only: entries each follower is behind the leader's last index. */
+  followerLag?: Record<string, number>;
+}
+
+export interface NodeStatus {
+  id: string;
+  pid: number;
+  httpPort?: number;
+  uptimeMs: number;
+  replicas: number;
+  /** Worker restarts since the supervisor started. */
+  restarts: number;
+}
+
+export interface PartitionStatus {
+  id: number;
+  leader: { replica: number; node: string; term: number } | null;
+  replicas: ReplicaStatus[];
+}
+
+export interface ClusterStatus {
+  nodes: NodeStatus[];
+  partitions: PartitionStatus[];
+  /** Replicas that did not answer within the status deadline. */
+  missing: string[];
+}
