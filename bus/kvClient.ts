@@ -1,0 +1,179 @@
+// A small typed client of the public protocol (bus/protocol.ts) over a NATS connection, for the CLI,
+// the HTTP gateway and tests. Other languages need no such library; this one only saves TypeScript
+// callers from hand-writing JSON.
+
+import type { NatsConnection } from 'nats';
+import { encodeRequest, validateKey, validateValue } from './protocol';
+import type {
+  CasExpectation,
+  CasReply,
+  Consistency,
+  DelReply,
+  ErrorCode,
+  GetReply,
+  KvRequest,
+  Operation,
+  ProtocolError,
+  PutReply,
+  ReplyByOperation,
+  ReplyResult,
+  StatusReply,
+} from './protocol';
+import { BusRequestError, requestJson } from './request';
+import { DEFAULT_PREFIX, subjects } from './subjects';
+import type { Subjects } from './subjects';
+
+/**
+ * Wire codes, plus NO_RESPONDERS: nobody subscribed to the subject until the deadline, so nothing was
+ * applied (definite). TIMEOUT and UNAVAILABLE are indeterminate: a write may have been applied.
+ */
+export type KvErrorCode = ErrorCode | 'NO_RESPONDERS';
+
+export class KvError extends Error {
+  override readonly name = 'KvError';
+  /** With NOT_LEADER: the replica believed to lead (0 when unknown). */
+  readonly leader?: number;
+  constructor(
+    readonly code: KvErrorCode,
+    message: string,
+    options?: { cause?: unknown; leader?: number },
+  ) {
+    super(message, { cause: options?.cause });
+    this.leader = options?.leader;
+  }
+}
+
+export interface KvClientOptions {
+  /** Subject prefix of the cluster; default `cairn`. */
+  prefix?: string;
+  /** Deadline of each call in milliseconds, retries included; default 5000. */
+  timeoutMs?: number;
+  /** First pause before retrying after no-responders, doubled each retry up to 250 ms; default 10. */
+  retryBackoffMs?: number;
+}
+
+export interface CallOptions {
+  /** Overrides the client's deadline for this call. */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_RETRY_BACKOFF_MS = 10;
+const RETRY_BACKOFF_MS_MAX = 250;
+
+export class KvClient {
+  private readonly subjects: Subjects;
+  private readonly timeoutMs: number;
+  private readonly retryBackoffMs: number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    options: KvClientOptions = {},
+  ) {
+    this.subjects = subjects(options.prefix ?? DEFAULT_PREFIX);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
+  }
+
+  put(key: string, value: string, options?: CallOptions): Promise<PutReply> {
+    return this.call('put', { op: 'put', key, value }, options);
+  }
+
+  get(key: string, options?: CallOptions & { consistency?: Consistency }): Promise<GetReply> {
+    return this.call('get', { op: 'get', key, consistency: options?.consistency ?? 'linearizable' }, options);
+  }
+
+  del(key: string, options?: CallOptions): Promise<DelReply> {
+    return this.call('del', { op: 'del', key }, options);
+  }
+
+  /** Sets `key` to `value` only if it currently matches `expected` (revision 0 / value null = absent). */
+  cas(key: string, value: string, expected: CasExpectation, options?: CallOptions): Promise<CasReply> {
+    return this.call('cas', { op: 'cas', key, value, expected }, options);
+  }
+
+  status(options?: CallOptions): Promise<StatusReply> {
+    return this.call('status', { op: 'status' }, options);
+  }
+
+  private async call<O extends Operation>(op: O, request: KvRequest & { op: O }, options?: CallOptions): Promise<ReplyByOperation[O]> {
+    const invalid = validateRequest(request);
+    if (invalid !== undefined) throw new KvError(invalid.code, invalid.message);
+    const result = await this.exchange(op, encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
+    if (!result.ok) throw new KvError(result.error.code, result.error.message, { leader: result.error.leader });
+    return result.reply;
+  }
+
+  /**
+   * Sends until a reply or the deadline. Only NO_RESPONDERS is retried: it proves nobody received the
+   * request (e.g. a router restarting). A timeout or an error reply is not retried here, because a
+   * write may already have been applied; re-sending could apply it twice (a cas could even refuse
+   * its own first success). The caller decides, knowing its operation.
+   */
+  private async exchange<O extends Operation>(op: O, body: Uint8Array, timeoutMs: number): Promise<ReplyResult<ReplyByOperation[O]>> {
+    const deadline = Date.now() + timeoutMs;
+    let backoffMs = this.retryBackoffMs;
+    for (;;) {
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) throw new KvError('TIMEOUT', `${op}: no reply within ${timeoutMs} ms`);
+      try {
+        return await requestJson(this.nc, this.subjectOf(op), op, body, { timeoutMs: remainingMs });
+      } catch (error) {
+        if (!(error instanceof BusRequestError)) throw error;
+        if (!error.isNoResponders()) throw toKvError(op, error);
+        if (deadline - Date.now() <= backoffMs) {
+          throw new KvError('NO_RESPONDERS', `${op}: no responders on ${error.subject} within ${timeoutMs} ms`, { cause: error });
+        }
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
+      }
+    }
+  }
+
+  private subjectOf(op: Operation): string {
+    switch (op) {
+      case 'put':
+        return this.subjects.kvPut;
+      case 'get':
+        return this.subjects.kvGet;
+      case 'del':
+        return this.subjects.kvDel;
+      case 'cas':
+        return this.subjects.kvCas;
+      case 'status':
+        return this.subjects.clusterStatus;
+    }
+  }
+}
+
+/** The same checks the server makes, so an invalid call fails fast and identically. */
+function validateRequest(request: KvRequest): ProtocolError | undefined {
+  if (request.op === 'status') return undefined;
+  const keyError = validateKey(request.key);
+  if (keyError !== undefined) return keyError;
+  if (request.op === 'put' || request.op === 'cas') {
+    const valueError = validateValue(request.value);
+    if (valueError !== undefined) return valueError;
+  }
+  if (request.op === 'cas') return validateExpectation(request.expected);
+  return undefined;
+}
+
+function validateExpectation(expected: CasExpectation): ProtocolError | undefined {
+  if ('revision' in expected) {
+    const ok = Number.isSafeInteger(expected.revision) && expected.revision >= 0;
+    return ok ? undefined : { code: 'BAD_REQUEST', message: 'expected revision must be a non-negative safe integer' };
+  }
+  if (!('value' in expected)) return { code: 'BAD_REQUEST', message: 'cas needs an expected revision or value' };
+  return expected.value === null ? undefined : validateValue(expected.value, 'expectedValue');
+}
+
+function toKvError(op: Operation, error: BusRequestError): KvError {
+  // A closed connection or other transport failure: the request may have left; indeterminate.
+  const code: KvErrorCode = error.isTimeout() ? 'TIMEOUT' : 'UNAVAILABLE';
+  return new KvError(code, `${op}: ${error.message}`, { cause: error });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,26 @@
+// The public surface of storage/: an explicit list, like nats.js's mod.ts.
+
+export { ReplicaStore, ReplicaStoreOptions } from './replicaStore';
+export { DurabilityMode, DURABILITY_DEFAULT, MAP_BYTES_DEFAULT } from './replicaEnv';
+export { LogStore, PersistRequest } from './logStore';
+export { KvStateMachine, KvResult, applyCommand } from './kvStateMachine';
+export { KvRecord } from './kvRecord';
+export {
+  KvCommand,
+  KvCommandError,
+  KvCommandErrorCode,
+  KEY_BYTES_MAX,
+  VALUE_BYTES_MAX,
+  checkKey,
+  checkValue,
+  decodeKvCommand,
+  encodeKvCommand,
+} from './kvCommand';
+export { SnapshotReceiver, SnapshotSendOptions } from './snapshotStream';
+export {
+  SnapshotFrame,
+  SNAPSHOT_CHUNK_BYTES_DEFAULT,
+  decodeSnapshotFrame,
+  encodeSnapshotFrame,
+} from './snapshotFrame';
+export { StorageCorruptionError, StorageFailedError, SnapshotTransferError, SnapshotTransferErrorCode } from './errors';
