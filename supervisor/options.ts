@@ -36,4 +36,6 @@ export const SUPERVISOR_DEFAULTS = {
   tickMs: 15,
   electionTicks: 10,
   heartbeatTicks: 2,
+  compactEntries: 20_000,
+  compactKeep: 5_000,
 } as const;

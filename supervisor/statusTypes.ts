@@ -10,6 +10,10 @@ export interface ReplicaStatus {
   commit: number;
   applied: number;
   lastIndex: number;
+  /** First index still in the log (everything before it is compacted into the state machine). */
+  firstIndex: number;
+  /** Snapshots this replica installed from a leader since it started. */
+  snapshotsInstalled: number;
   /** Leader only: entries each follower is behind the leader's last index. */
   followerLag?: Record<string, number>;
 }
@@ -22,6 +26,8 @@ export interface NodeStatus {
   replicas: number;
   /** Worker restarts since the supervisor started. */
   restarts: number;
+  /** Actors that stopped for good (e.g. a corrupt log) and the error that stopped them. */
+  failed: { actor: string; error: string }[];
 }
 
 export interface PartitionStatus {

@@ -67,8 +67,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     uptimeMs: Date.now() - startedAt,
     replicas: [...replicas.values()].filter((host) => host.state !== 'failed').length,
     restarts: [...replicas.values(), router].reduce((sum, host) => sum + host.restarts, 0),
+    failed: [...replicas].filter(([, host]) => host.state === 'failed').map(([actor, host]) => ({ actor, error: host.lastError ?? 'unknown' })),
   });
   serveNodeStatus(nc, options.prefix, nodeStatus);
+  serveDrills(nc, options, replicas, log);
   const refreshMetrics = registerMetrics(replicas, router);
   const http = options.httpPort === undefined ? undefined : await startGateway(nc, options, refreshMetrics);
   handle.httpPort = http?.port;
@@ -96,6 +98,31 @@ function serveNodeStatus(nc: NatsConnection, prefix: string, status: () => NodeS
 }
 
 /** Gauges refreshed on every scrape from the actors themselves. */
+/**
+ * Fault drills on `<prefix>.ctl.node-<nodeId>`: {"command":"crash","actor":"p0/r1"} makes that actor throw,
+ * as a bug would, so operators and tests can watch the supervisor restart it.
+ */
+function serveDrills(nc: NatsConnection, options: SupervisorOptions, replicas: Map<string, ActorHost>, log: (line: string) => void): void {
+  nc.subscribe(subjects(options.prefix).control(`node-${options.nodeId}`), {
+    callback: (_, message) => {
+      let answer: object;
+      try {
+        const request = JSON.parse(Buffer.from(message.data).toString()) as { command?: unknown; actor?: unknown };
+        const host = typeof request.actor === 'string' ? replicas.get(request.actor) : undefined;
+        if (request.command !== 'crash' || !host) answer = { error: { code: 'BAD_REQUEST', message: 'expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node' } };
+        else {
+          log(`drill: crashing ${request.actor}`);
+          void host.call('crash');
+          answer = { ok: true };
+        }
+      } catch {
+        answer = { error: { code: 'BAD_REQUEST', message: 'body must be JSON' } };
+      }
+      if (message.reply) message.respond(Buffer.from(JSON.stringify(answer)));
+    },
+  });
+}
+
 function registerMetrics(replicas: Map<string, ActorHost>, router: ActorHost): () => Promise<void> {
   const restarts = defaultRegistry.gauge('cairn_actor_restarts', 'Worker restarts since the supervisor started', ['actor']);
   const up = defaultRegistry.gauge('cairn_actor_up', '1 when the actor is running', ['actor']);

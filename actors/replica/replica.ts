@@ -14,7 +14,7 @@ import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
 import { commandOf, isWrite } from './commands';
-import { SnapshotInbox, sendSnapshot } from './snapshotTransfer';
+import { SnapshotInbox, sendSnapshot, stateDigest } from './snapshotTransfer';
 
 export interface ReplicaOptions {
   partition: number;
@@ -57,6 +57,7 @@ export class Replica {
   private exclusive = false;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
+  private snapshotsInstalled = 0;
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -100,6 +101,7 @@ export class Replica {
     this.subscriptions.push(
       this.nc.subscribe(`${this.subjects.partitionRead(partition)}.get`, { queue: READ_QUEUE_GROUP, callback: (_, m) => this.guard(m, () => this.onStaleRead(m)) }),
       this.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
+      this.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void this.answerDigest(m) }),
     );
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }
@@ -292,6 +294,7 @@ export class Replica {
       this.conf = this.store.stateMachine.confState();
       this.requests.forgetWritesThrough(this.store.stateMachine.applied());
       this.raft = this.makeRaft();
+      this.snapshotsInstalled++;
     });
     const meta = this.store.log.snapshot().meta;
     this.onRaftMessage({ type: MessageType.Snapshot, from, to: this.options.replica, term, snapshot: { meta } });
@@ -310,6 +313,16 @@ export class Replica {
 
   // ---- control ---------------------------------------------------------------------------------------
 
+  /** A consistency check: the digest of the state machine as of its applied index (equal on every replica at one index). */
+  private async answerDigest(message: Msg): Promise<void> {
+    try {
+      const digest = await stateDigest(this.store);
+      respond(message, Buffer.from(JSON.stringify({ partition: this.options.partition, replica: this.options.replica, node: this.options.nodeId, ...digest })));
+    } catch (error) {
+      respondError(message, 'INTERNAL', `digest failed: ${String(error)}`);
+    }
+  }
+
   status(): ReplicaStatus {
     const status = this.raft.status();
     const followerLag: Record<string, number> = {};
@@ -324,6 +337,8 @@ export class Replica {
       commit: status.commit,
       applied: this.store.stateMachine.applied(),
       lastIndex: status.lastIndex,
+      firstIndex: status.firstIndex,
+      snapshotsInstalled: this.snapshotsInstalled,
       followerLag: status.role === Role.Leader ? followerLag : undefined,
     };
   }

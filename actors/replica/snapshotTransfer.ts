@@ -44,6 +44,16 @@ export async function sendSnapshot(nc: NatsConnection, store: ReplicaStore, subj
   return false;
 }
 
+/** The snapshot trailer's digest of this replica's state machine, read in one consistent view. */
+export async function stateDigest(store: ReplicaStore): Promise<{ applied: number; digest: string; pairs: number }> {
+  let applied = 0;
+  for await (const frame of store.streamSnapshot()) {
+    if (frame.kind === 'header') applied = frame.meta.index;
+    if (frame.kind === 'trailer') return { applied, digest: Buffer.from(frame.digest).toString('hex'), pairs: frame.pairCount };
+  }
+  throw new Error('snapshot stream ended without a trailer');
+}
+
 /** What the receiving replica decides, with access to its Raft core. */
 export interface SnapshotHost {
   /** Whether a transfer of `meta` from a leader in `term` is wanted; 'skip' when the log already has it. */

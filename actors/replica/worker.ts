@@ -20,6 +20,11 @@ serveControl({
   async transferLeadership(timeoutMs: number, target?: number): Promise<ControlResult<{ moved: boolean }>> {
     return { ok: true, moved: await (await started).transferLeadership(timeoutMs, target) };
   },
+  /** Fault drill: the actor throws as a bug would, and its supervisor must restart it. */
+  async crash(): Promise<ControlResult> {
+    crash(new Error('crash requested by the supervisor (fault drill)'));
+    return { ok: true };
+  },
   async stop(): Promise<ControlResult> {
     await (await started).stop();
     return { ok: true };

@@ -1,0 +1,43 @@
+import { expect } from 'chai';
+import { formatDuration, formatStatus, isClusterStatus } from '../../../supervisor/clientCommands';
+import { SAMPLE_STATUS } from './sampleStatus';
+
+describe('supervisor/clientCommands formatStatus', () => {
+  it('prints nodes, then partitions with leader and replicas sorted, lag from the leader', () => {
+    const text = formatStatus(SAMPLE_STATUS);
+    expect(text).to.equal(
+      [
+        '2 node(s), 2 partition(s), 1 with a leader',
+        '',
+        'NODE  PID  HTTP  UPTIME  REPLICAS  RESTARTS  FAILED',
+        'n1    101  8080  1m05s   2         0         0',
+        'n2    102  -     4s      1         3         1',
+        '',
+        'PARTITION  LEADER    REPLICA  NODE  ROLE       TERM  COMMIT  APPLIED  LAG',
+        '0          r1@n1 t4  1        n1    leader     4     10      10       0',
+        '                     2        n2    follower   4     10      9        2',
+        '1          NONE      1        n1    candidate  7     0       0        -',
+        '',
+        'stopped for good (not restarted):',
+        '  n2 p1/r2: StorageCorruptionError: bad checksum',
+        '',
+        'no answer from: p1/r2',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('recognizes the status shape', () => {
+    expect(isClusterStatus(SAMPLE_STATUS)).to.equal(true);
+    expect(isClusterStatus({ keys: 0, revision: 2 })).to.equal(false);
+    expect(isClusterStatus({ nodes: [], partitions: [{ leader: 3 }] })).to.equal(false);
+    expect(isClusterStatus(null)).to.equal(false);
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(0)).to.equal('0s');
+    expect(formatDuration(59_999)).to.equal('59s');
+    expect(formatDuration(7_260_000)).to.equal('2h01m');
+    expect(formatDuration(-1)).to.equal('-');
+  });
+});
