@@ -3,6 +3,7 @@
 // callers from hand-writing JSON.
 
 import type { NatsConnection } from 'nats';
+import { PartitionMap } from '../actors/router/layout';
 import { encodeRequest, validateKey, validateValue } from './protocol';
 import type {
   CasExpectation,
@@ -50,6 +51,12 @@ export interface KvClientOptions {
   timeoutMs?: number;
   /** First pause before retrying after no-responders, doubled each retry up to 250 ms; default 10. */
   retryBackoffMs?: number;
+  /**
+   * Cluster-aware routing: with the cluster's partition count, the client hashes keys itself and talks
+   * to each partition's leader directly, skipping the router hop (like a Redis Cluster client). It then
+   * also retries NOT_LEADER, which proves nothing was applied. Leave unset to go through the routers.
+   */
+  partitions?: number;
 }
 
 export interface CallOptions {
@@ -65,6 +72,7 @@ export class KvClient {
   private readonly subjects: Subjects;
   private readonly timeoutMs: number;
   private readonly retryBackoffMs: number;
+  private readonly partitionMap: PartitionMap | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -73,6 +81,15 @@ export class KvClient {
     this.subjects = subjects(options.prefix ?? DEFAULT_PREFIX);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
+    this.partitionMap = options.partitions === undefined ? undefined : new PartitionMap(options.partitions);
+  }
+
+  /** A cluster-aware client for the cluster behind `nc`: asks it for its partition count once. */
+  static async direct(nc: NatsConnection, options: Omit<KvClientOptions, 'partitions'> = {}): Promise<KvClient> {
+    const status = (await new KvClient(nc, options).status()) as { partitions?: unknown[] };
+    const partitions = Array.isArray(status.partitions) ? status.partitions.length : 0;
+    if (partitions === 0) throw new KvError('UNAVAILABLE', 'the cluster reported no partitions');
+    return new KvClient(nc, { ...options, partitions });
   }
 
   put(key: string, value: string, options?: CallOptions): Promise<PutReply> {
@@ -99,7 +116,7 @@ export class KvClient {
   private async call<O extends Operation>(op: O, request: KvRequest & { op: O }, options?: CallOptions): Promise<ReplyByOperation[O]> {
     const invalid = validateRequest(request);
     if (invalid !== undefined) throw new KvError(invalid.code, invalid.message);
-    const result = await this.exchange(op, encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
+    const result = await this.exchange(op, this.subjectFor(request), encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
     if (!result.ok) throw new KvError(result.error.code, result.error.message, { leader: result.error.leader });
     return result.reply;
   }
@@ -110,14 +127,20 @@ export class KvClient {
    * write may already have been applied; re-sending could apply it twice (a cas could even refuse
    * its own first success). The caller decides, knowing its operation.
    */
-  private async exchange<O extends Operation>(op: O, body: Uint8Array, timeoutMs: number): Promise<ReplyResult<ReplyByOperation[O]>> {
+  private async exchange<O extends Operation>(op: O, subject: string, body: Uint8Array, timeoutMs: number): Promise<ReplyResult<ReplyByOperation[O]>> {
     const deadline = Date.now() + timeoutMs;
     let backoffMs = this.retryBackoffMs;
     for (;;) {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) throw new KvError('TIMEOUT', `${op}: no reply within ${timeoutMs} ms`);
       try {
-        return await requestJson(this.nc, this.subjectOf(op), op, body, { timeoutMs: remainingMs });
+        const result = await requestJson(this.nc, subject, op, body, { timeoutMs: remainingMs });
+        // Direct to a partition: NOT_LEADER means an election is under way and nothing was applied.
+        const retry = this.partitionMap !== undefined && !result.ok && result.error.code === 'NOT_LEADER';
+        if (!retry || deadline - Date.now() <= backoffMs) return result;
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
+        continue;
       } catch (error) {
         if (!(error instanceof BusRequestError)) throw error;
         if (!error.isNoResponders()) throw toKvError(op, error);
@@ -128,6 +151,13 @@ export class KvClient {
         backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
       }
     }
+  }
+
+  private subjectFor(request: KvRequest): string {
+    if (this.partitionMap === undefined || request.op === 'status') return this.subjectOf(request.op);
+    const partition = this.partitionMap.partitionOf(request.key);
+    if (request.op === 'get' && request.consistency === 'stale') return `${this.subjects.partitionRead(partition)}.get`;
+    return `${this.subjects.partitionLead(partition)}.${request.op}`;
   }
 
   private subjectOf(op: Operation): string {

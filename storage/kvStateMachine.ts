@@ -70,11 +70,13 @@ export class KvStateMachine {
 
   /**
    * Applies committed entries applied()+1, applied()+2, ... in one transaction; resolves with the
-   * results once durable. `confStateAfter` is the membership after the batch's ConfChange entry (the
-   * core computes it); a batch may hold at most one ConfChange entry when it is given, so that the
+   * results once committed (not necessarily flushed: the entries are durable in the log, and a crash
+   * replays them from there; the next durable write flushes this one too). `onComputed` receives
+   * the same results as soon as the transaction has computed them, before its commit.
+   * `confStateAfter` is the membership after the batch's ConfChange entry (the core computes it); a batch may hold at most one ConfChange entry when it is given, so that the
    * membership at every index stays known for compaction (split batches after each ConfChange).
    */
-  async applyBatch(entries: Entry[], confStateAfter?: ConfState): Promise<KvResult[]> {
+  async applyBatch(entries: Entry[], confStateAfter?: ConfState, onComputed?: (results: KvResult[]) => void): Promise<KvResult[]> {
     if (entries.length === 0) {
       assert(confStateAfter === undefined, 'confStateAfter without entries');
       return [];
@@ -84,7 +86,13 @@ export class KvStateMachine {
     const confIndex = confChangeIndex(entries, confStateAfter);
     const commands = entries.map(commandOf);
     this.appliedQueued = entries[entries.length - 1].index;
-    const results = await this.env.write(() => this.applyInTransaction(entries, commands, confIndex, confStateAfter));
+    const results = await this.env.write(() => {
+      const computed = this.applyInTransaction(entries, commands, confIndex, confStateAfter);
+      // The results are final once computed (the entries are committed and durable in the log): a caller
+      // may answer clients before this transaction's own fsync.
+      onComputed?.(computed);
+      return computed;
+    }, { flush: false });
     this.appliedDurable = entries[entries.length - 1].index;
     if (confStateAfter !== undefined) this.confStateDurable = copyConfState(confStateAfter);
     return results;

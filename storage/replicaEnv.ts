@@ -14,22 +14,25 @@ import { LOG_STORE_NAME } from './logEntryCodec';
 /**
  * How a write waits for the disk.
  * - `syncCommit`: overlappingSync off; LMDB fsyncs inside the commit, so a commit that returned is durable.
- *   The writer lock is held during the fsync. This is the default (see bench/storage.ts for numbers).
+ *   The writer lock is held during the fsync (see bench/storage.ts for numbers).
  * - `overlappingFlush`: overlappingSync on; the commit returns before the flush and we additionally await
- *   `flushed`. The next transaction may commit while the previous one flushes.
+ *   `flushed`. The next transaction may commit while the previous one flushes. The default.
  */
 export type DurabilityMode = 'syncCommit' | 'overlappingFlush';
 
 export interface ReplicaEnvOptions {
   /** Directory of this replica's environment, e.g. `<data>/<node>/p<partition>/`; created if missing. */
   path: string;
-  /** How writes wait for the disk; default `syncCommit`. Cannot change for an environment open in this process. */
+  /** How writes wait for the disk; default `overlappingFlush`. Cannot change for an environment open in this process. */
   durability?: DurabilityMode;
   /** Initial size of the memory map in bytes (address space, not disk); lmdb-js grows it when full. */
   mapBytes?: number;
 }
 
-export const DURABILITY_DEFAULT: DurabilityMode = 'syncCommit';
+// overlappingFlush: a Raft log persist still waits for its flush, but a state-machine apply need not
+// (its entries are already durable in the log and replay after a crash), so applies stop costing an
+// fsync each; the next log flush carries them to disk.
+export const DURABILITY_DEFAULT: DurabilityMode = 'overlappingFlush';
 /** 64 MiB: plenty for tests and a young partition; lmdb-js remaps to a larger size when it fills. */
 export const MAP_BYTES_DEFAULT = 64 * 1024 * 1024;
 
@@ -87,16 +90,17 @@ export class ReplicaEnv {
   }
 
   /**
-   * Runs `action` inside one write transaction and resolves once that transaction is durable.
+   * Runs `action` inside one write transaction and resolves once that transaction is durable, or only
+   * committed (visible, flushed later with the next durable write) with `flush: false`.
    * `action` must be synchronous, must validate before it writes (lmdb-js commits whatever it wrote even
    * when it throws), and returns expected refusals as values. A throw therefore means a bug, corruption
    * or an I/O failure: the env refuses all later writes and the actor must restart from disk.
    */
-  async write<T>(action: () => T): Promise<T> {
+  async write<T>(action: () => T, options: { flush?: boolean } = {}): Promise<T> {
     if (this.failure !== undefined) throw new StorageFailedError({ cause: this.failure });
     try {
       const result = await this.root.transaction(action);
-      if (this.durability === 'overlappingFlush') await this.root.flushed;
+      if (this.durability === 'overlappingFlush' && options.flush !== false) await this.root.flushed;
       return result;
     } catch (error) {
       if (this.failure === undefined) this.failure = error;

@@ -89,6 +89,8 @@ export class Raft {
   private previousHardState: HardState;
   private previousSoftState: SoftState;
   private readyOutstanding = false;
+  /** Leader: entries were appended that no Append has carried yet. */
+  private appendsPending = false;
 
   constructor(config: RaftConfig, storage: RaftStorage) {
     assert(config.id > 0, 'replica id must be positive');
@@ -207,6 +209,7 @@ export class Raft {
       this.readStates.length > 0 ||
       this.readsDropped.length > 0 ||
       this.reads.needsBroadcast() ||
+      this.appendsPending ||
       this.hardStateChanged() ||
       this.softStateChanged()
     );
@@ -215,6 +218,8 @@ export class Raft {
   ready(): Ready {
     assert(!this.readyOutstanding, 'ready() called again before advance()');
     if (this.role === Role.Leader && this.reads.needsBroadcast()) leader.broadcastHeartbeat(this);
+    if (this.role === Role.Leader && this.appendsPending) leader.broadcastAppend(this);
+    this.appendsPending = false;
     const unstable = this.log.unstable();
     const ready: Ready = {
       entries: unstable.entries.slice(),
@@ -369,7 +374,8 @@ export class Raft {
     this.log.append([entry]);
     this.uncommittedBytes += entryBytes(entry);
     if (type === EntryType.ConfChange) this.logRewrittenFrom(entry.index);
-    leader.broadcastAppend(this);
+    // Sent at the next ready(): every proposal of one event-loop turn rides one Append per follower.
+    this.appendsPending = true;
     return { ok: true, index: entry.index, term: entry.term };
   }
 

@@ -24,8 +24,9 @@ export class RaftLog {
   ) {
     this.unstableOffset = storage.lastIndex() + 1;
     const first = storage.firstIndex();
-    this.committed = Math.max(committed, first - 1);
     this.applied = Math.max(applied, first - 1);
+    // Whatever was applied was committed, even if the commit index on disk lags (drivers may persist it lazily).
+    this.committed = Math.max(committed, this.applied);
     this.applying = this.applied;
     assert(this.applied <= this.committed, `applied ${this.applied} > committed ${this.committed}`);
     assert(this.committed <= this.lastIndex(), `committed ${this.committed} > last index ${this.lastIndex()}`);

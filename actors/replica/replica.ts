@@ -5,7 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import { connect, Msg, NatsConnection, Subscription } from 'nats';
-import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
+import { ConfState, Entry, EntryType, HardState, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import { parseRequest, encodeError } from '../../bus/protocol';
@@ -58,6 +58,8 @@ export class Replica {
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private snapshotsInstalled = 0;
+  /** The latest apply in flight; snapshot installs and shutdown wait for it. */
+  private applyTail: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -72,7 +74,7 @@ export class Replica {
 
   static async start(options: ReplicaOptions, onFatal: (error: unknown) => void): Promise<Replica> {
     const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] } });
-    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} p${options.partition}/r${options.replica}`, maxReconnectAttempts: -1 });
+    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} p${options.partition}/r${options.replica}`, maxReconnectAttempts: -1, noAsyncTraces: true });
     const replica = new Replica(options, store, nc, onFatal);
     replica.listen();
     return replica;
@@ -197,37 +199,57 @@ export class Replica {
   private async handleReady(raft: Raft, ready: Ready): Promise<void> {
     if (ready.softState) this.onRoleChange(ready.softState.role, ready.softState.leader);
     assert(ready.snapshot === undefined, 'snapshots are installed out of band, never through Ready');
-    // Persist and apply are queued together: lmdb-js may commit them in one transaction (one fsync).
-    const persisted = this.store.log.persist({ hardState: ready.hardState, entries: ready.entries });
-    const applied = this.apply(ready.committedEntries);
+    // Persist and apply are queued in one event turn: lmdb-js commits them in one transaction.
+    const persisted = this.store.log.persist({ hardState: this.hardStateToPersist(raft, ready), entries: ready.entries });
+    const applied = this.apply(ready.committedEntries, (entries, results) => {
+      // Committed entries' results are final: answer clients now, not after the apply's commit.
+      for (let i = 0; i < results.length; i++) this.requests.applied(entries[i].index, entries[i].term, results[i]);
+    });
+    // The next Ready need not wait for this apply to commit (lmdb-js keeps writes in order); reads
+    // waiting for it are served when it lands.
+    this.applyTail = applied.then(() => this.serveReads(), (error) => this.onFatal(error));
+    for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
+    for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
+    this.serveReads();
     // A leader's appends go out while its own fsync runs (see Ready); votes and acks wait for the disk.
     const early = ready.messages.filter(sendableBeforePersist);
     if (early.length > 0) this.send(raft, early);
     await persisted;
     this.send(raft, early.length > 0 ? ready.messages.filter((m) => !sendableBeforePersist(m)) : ready.messages);
-    const results = await applied;
-    for (let i = 0; i < results.length; i++) {
-      const entry = ready.committedEntries[i];
-      this.requests.applied(entry.index, entry.term, results[i]);
-    }
-    for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
-    for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
-    this.requests.serveReads(this.store.stateMachine.applied(), (key) => this.store.stateMachine.get(key));
     await this.maybeCompact();
   }
 
+  private serveReads(): void {
+    this.requests.serveReads(this.store.stateMachine.applied(), (key) => this.store.stateMachine.get(key));
+  }
+
+  /**
+   * The commit index alone need not reach the disk before anything else happens (Raft recomputes it,
+   * and whatever was applied counts as committed on restart), so a Ready that changes only the commit
+   * index costs no fsync; it rides along with the next write.
+   */
+  private hardStateToPersist(raft: Raft, ready: Ready): HardState | undefined {
+    const hardState = ready.hardState ?? (ready.entries.length > 0 ? raft.hardState() : undefined);
+    if (!hardState) return undefined;
+    const durable = this.store.log.hardState();
+    const termOrVoteChanged = hardState.term !== durable.term || hardState.vote !== durable.vote;
+    return termOrVoteChanged || ready.entries.length > 0 ? hardState : undefined;
+  }
+
   /** Applies committed entries in batches that end after each ConfChange (storage records each membership). */
-  private async apply(entries: Entry[]): Promise<KvResult[]> {
+  private async apply(entries: Entry[], onComputed: (entries: Entry[], results: KvResult[]) => void): Promise<void> {
     const batches: Promise<KvResult[]>[] = [];
+    const applyBatch = (batch: Entry[], conf?: ConfState) =>
+      batches.push(this.store.stateMachine.applyBatch(batch, conf, (results) => onComputed(batch, results)));
     let start = 0;
     for (let i = 0; i < entries.length; i++) {
       if (entries[i].type !== EntryType.ConfChange) continue;
       this.conf = applyConfChange(this.conf, decodeConfChange(entries[i].data));
-      batches.push(this.store.stateMachine.applyBatch(entries.slice(start, i + 1), this.conf));
+      applyBatch(entries.slice(start, i + 1), this.conf);
       start = i + 1;
     }
-    if (start < entries.length) batches.push(this.store.stateMachine.applyBatch(entries.slice(start)));
-    return (await Promise.all(batches)).flat();
+    if (start < entries.length) applyBatch(entries.slice(start));
+    await Promise.all(batches);
   }
 
   private send(raft: Raft, messages: Message[]): void {
@@ -304,6 +326,7 @@ export class Replica {
     this.exclusive = true;
     try {
       while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      await this.applyTail;
       await action();
     } finally {
       this.exclusive = false;
@@ -365,6 +388,7 @@ export class Replica {
     this.leadSubscription?.unsubscribe();
     this.requests.failReads(0);
     while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.applyTail;
     this.transport.close();
     await this.nc.drain().catch(() => undefined);
     await this.store.close();

@@ -42,7 +42,7 @@ export class Router {
   }
 
   static async start(options: RouterOptions): Promise<Router> {
-    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} router`, maxReconnectAttempts: -1 });
+    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} router`, maxReconnectAttempts: -1, noAsyncTraces: true });
     const router = new Router(options, nc);
     router.listen();
     return router;

@@ -1,0 +1,231 @@
+// What ops/backup.ts writes and ops/restore.ts reads: the manifest of a node backup, the listing of a
+// node's replica environments, and a read-only inspection of one replica environment that decodes (and
+// so checksum-verifies) every record, the way the replica itself would read it.
+//
+// A backup directory looks like
+//   BACKUP/manifest.json
+//   BACKUP/p0/data.mdb      a consistent LMDB copy of DATA/<node>/p0/ (no lock file)
+//   BACKUP/p3/data.mdb      ...one per partition replica the node holds
+
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { open, RootDatabase } from 'lmdb';
+import { decodeEntry, LOG_STORE_NAME } from '../storage/logEntryCodec';
+import { decodeKvRecord } from '../storage/kvRecord';
+import {
+  CONF_STORE_NAME,
+  META_KEY,
+  META_STORE_NAME,
+  decodeConfState,
+  decodeCopyName,
+  decodeCount,
+  decodeHardState,
+  decodeSnapshotMeta,
+} from '../storage/metaRecords';
+import { keyIndex } from '../storage/uint53';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const MANIFEST_FORMAT = 'cairn-node-backup';
+export const MANIFEST_VERSION = 1;
+/** LMDB's data file inside an environment directory (lmdb-js opens `p<N>` as a directory: no extension). */
+export const DATA_FILE = 'data.mdb';
+export const LOCK_FILE = 'lock.mdb';
+const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const REPLICA_DIR = /^p(\d{1,4})$/;
+
+/** What one replica environment holds, read in one read transaction. */
+export interface ReplicaSummary {
+  /** Layout version of the environment (storage/metaRecords.ts ENV_FORMAT_VERSION). */
+  envFormat: number;
+  /** Raft index of the last entry applied to the state machine. */
+  applied: number;
+  hardState: { term: number; vote: number; commit: number };
+  /** Compaction point: entries up to this index live only in the state machine. */
+  snapshotIndex: number;
+  snapshotTerm: number;
+  /** Voters and learners (replica ids) of the latest membership the log knows. */
+  voters: number[];
+  learners: number[];
+  /** Raft log entries present: firstIndex..lastIndex, or null when the log is empty. */
+  log: { entries: number; firstIndex: number | null; lastIndex: number | null };
+  /** Keys in the live state-machine copy. */
+  keys: number;
+}
+
+export interface ManifestReplica extends ReplicaSummary {
+  partition: number;
+  /** Directory inside the backup, e.g. `p3`. */
+  dir: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BackupManifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  node: string;
+  /** Absolute data root the backup was taken from (the `--data` of the supervisor). */
+  source: string;
+  createdAt: string;
+  /** Whether LMDB compacted while copying (free pages dropped; same content). */
+  compact: boolean;
+  replicas: ManifestReplica[];
+}
+
+export function isNodeId(value: string): boolean {
+  return NODE_ID.test(value);
+}
+
+/** `p<N>` directories holding an LMDB data file under DATA/<node>/, sorted by partition. */
+export function listReplicaDirs(nodeDir: string): { partition: number; dir: string }[] {
+  return readdirSync(nodeDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && REPLICA_DIR.test(entry.name) && existsSync(path.join(nodeDir, entry.name, DATA_FILE)))
+    .map((entry) => ({ partition: Number(REPLICA_DIR.exec(entry.name)![1]), dir: entry.name }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
+export function openReadOnly(envPath: string): RootDatabase<Buffer, string> {
+  return open<Buffer, string>(envPath, { readOnly: true, maxDbs: 8, compression: false, encoding: 'binary', cache: false });
+}
+
+/**
+ * Decodes every record of a replica environment in one read transaction: meta, membership history, the
+ * whole log and the live kv copy. Every decoder verifies the record's CRC32, so a summary that returns is
+ * also an integrity check of the copy. Throws StorageCorruptionError (or an LMDB error) otherwise.
+ */
+export function summarizeReplica(root: RootDatabase<Buffer, string>): ReplicaSummary {
+  const binary = { encoding: 'binary', keyEncoding: 'binary', compression: false, cache: false } as const;
+  const meta = root.openDB<Buffer, string>(META_STORE_NAME, { encoding: 'binary', keyEncoding: 'ordered-binary', compression: false, cache: false });
+  const log = root.openDB<Buffer, Buffer>(LOG_STORE_NAME, binary);
+  const conf = root.openDB<Buffer, Buffer>(CONF_STORE_NAME, binary);
+  // Every db is opened before the read transaction starts: lmdb-js resets the current read transaction
+  // when it opens a db.
+  const kvCopies = { a: root.openDB<Buffer, Buffer>('kv-a', binary), b: root.openDB<Buffer, Buffer>('kv-b', binary) };
+  // The copy is static and opened read-only, yet one read transaction keeps the summary self-consistent
+  // even when this is pointed at a live environment.
+  const transaction = root.useReadTransaction();
+  const required = (key: string): Buffer => {
+    const value = meta.get(key, { transaction });
+    if (value === undefined) throw new Error(`meta record ${JSON.stringify(key)} is missing: the replica was never bootstrapped`);
+    return value;
+  };
+  try {
+    const envFormat = decodeCount(required(META_KEY.format));
+    const hardState = decodeHardState(required(META_KEY.hardState));
+    const snapshot = decodeSnapshotMeta(required(META_KEY.snapshot));
+    const applied = decodeCount(required(META_KEY.applied));
+    const active = decodeCopyName(required(META_KEY.active));
+    let membership = snapshot.confState;
+    for (const { key, value } of conf.getRange({ transaction })) {
+      membership = decodeConfState(value, keyIndex(key));
+    }
+    let entries = 0;
+    let firstIndex: number | null = null;
+    let lastIndex: number | null = null;
+    for (const { key, value } of log.getRange({ transaction })) {
+      const index = keyIndex(key);
+      if (index === undefined) throw new Error(`log key ${Buffer.from(key).toString('hex')} is not an index`);
+      decodeEntry(value, index);
+      entries++;
+      firstIndex ??= index;
+      lastIndex = index;
+    }
+    const kvName = `kv-${active}`;
+    let keys = 0;
+    for (const { value } of kvCopies[active].getRange({ transaction })) {
+      decodeKvRecord(value, kvName);
+      keys++;
+    }
+    return {
+      envFormat,
+      applied,
+      hardState,
+      snapshotIndex: snapshot.index,
+      snapshotTerm: snapshot.term,
+      voters: [...membership.voters],
+      learners: [...membership.learners],
+      log: { entries, firstIndex, lastIndex },
+      keys,
+    };
+  } finally {
+    transaction.done();
+  }
+}
+
+export function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
+export function fileBytes(file: string): number {
+  return statSync(file).size;
+}
+
+/** fsync a file or a directory (so a rename or a new entry in it is durable). */
+export function fsyncPath(target: string): void {
+  const fd = openSync(target, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Parses and checks a manifest; throws an Error naming the first problem. */
+export function parseManifest(text: string, where: string): BackupManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${where} is not JSON: ${(error as Error).message}`);
+  }
+  const manifest = value as Partial<BackupManifest>;
+  if (manifest === null || typeof manifest !== 'object') throw new Error(`${where} is not an object`);
+  if (manifest.format !== MANIFEST_FORMAT || manifest.version !== MANIFEST_VERSION) {
+    throw new Error(`${where} is not a ${MANIFEST_FORMAT} v${MANIFEST_VERSION} manifest`);
+  }
+  if (typeof manifest.node !== 'string' || !isNodeId(manifest.node)) throw new Error(`${where}: bad node id`);
+  if (!Array.isArray(manifest.replicas) || manifest.replicas.length === 0) throw new Error(`${where}: no replicas`);
+  const seen = new Set<number>();
+  for (const replica of manifest.replicas) {
+    const ok =
+      replica !== null &&
+      typeof replica === 'object' &&
+      Number.isSafeInteger(replica.partition) &&
+      replica.dir === `p${replica.partition}` &&
+      Number.isSafeInteger(replica.bytes) &&
+      typeof replica.sha256 === 'string' &&
+      /^[0-9a-f]{64}$/.test(replica.sha256) &&
+      !seen.has(replica.partition);
+    if (!ok) throw new Error(`${where}: bad replica entry ${JSON.stringify(replica).slice(0, 200)}`);
+    seen.add(replica.partition);
+  }
+  return manifest as BackupManifest;
+}
+
+/**
+ * Process ids (other than this one) that have the LMDB environment at `envPath` open, read from its lock
+ * file's reader table. Opening the environment ourselves makes this reliable: when no other process has
+ * it open, LMDB takes the lock file exclusively and clears stale slots left by a crashed process, so every
+ * slot still listed belongs to a live process. A running replica always holds a slot.
+ */
+export async function processesUsing(envPath: string): Promise<number[]> {
+  if (!existsSync(path.join(envPath, DATA_FILE))) return [];
+  const root = openReadOnly(envPath);
+  try {
+    const pids = new Set<number>();
+    for (const line of root.readerList().split('\n')) {
+      const match = /^\s*(\d+)\s+[0-9a-f]+\s/.exec(line);
+      if (match !== null && Number(match[1]) !== process.pid) pids.add(Number(match[1]));
+    }
+    return [...pids];
+  } finally {
+    await root.close();
+  }
+}
