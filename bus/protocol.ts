@@ -135,6 +135,8 @@ export function parseRequest(op: Operation, body: Uint8Array): ParseResult<KvReq
 export function validateKey(key: unknown): ProtocolError | undefined {
   if (typeof key !== 'string') return badRequest('"key" must be a string');
   if (key.length === 0) return badRequest('"key" must not be empty');
+  // The store keeps its own records under keys starting with U+0000 (storage/kvCommand.ts).
+  if (key.charCodeAt(0) === 0) return badRequest('"key" must not start with U+0000 (reserved)');
   if (UNPAIRED_SURROGATE.test(key)) return badRequest('"key" contains an unpaired UTF-16 surrogate (not valid UTF-8)');
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > KEY_BYTES_MAX) return { code: 'KEY_TOO_LARGE', message: `key is ${bytes} bytes, limit ${KEY_BYTES_MAX}` };

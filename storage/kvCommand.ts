@@ -12,13 +12,28 @@ export const KEY_BYTES_MAX = 1024;
 /** Bounded so that any single pair fits in one snapshot chunk (see SNAPSHOT_CHUNK_BYTES_DEFAULT). */
 export const VALUE_BYTES_MAX = 128 * 1024;
 
-export type KvCommand =
+/**
+ * `id` (optional) names the client request: a command whose id was applied within the last
+ * REQUEST_IDS_KEPT entries is not applied again, it answers the first application's result. That makes
+ * a router's retry of a write whose first attempt timed out safe (Raft thesis §6.3).
+ */
+export type KvCommand = (
   | { op: 'put'; key: string; value: string }
   | { op: 'del'; key: string }
   /** Writes value if the key's current revision is expectedRevision (0 = the key must be absent). */
   | { op: 'cas'; key: string; value: string; expectedRevision: number }
   /** Writes value if the key's current value equals expectedValue (null = the key must be absent). */
-  | { op: 'cas'; key: string; value: string; expectedValue: string | null };
+  | { op: 'cas'; key: string; value: string; expectedValue: string | null }
+) & { id?: string };
+
+/** Request ids are one subject token, so a router can carry them in the forwarded subject. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Keys starting with U+0000 are the store's own (request-id records live there, so that snapshots carry
+ * them with the data); clients may not use them.
+ */
+export const RESERVED_KEY_PREFIX = '\u0000';
 
 /** Codes match the public client protocol: a refused command changed nothing. */
 export type KvCommandErrorCode = 'BAD_REQUEST' | 'KEY_TOO_LARGE' | 'VALUE_TOO_LARGE';
@@ -35,7 +50,7 @@ export class KvCommandError extends Error {
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false });
 
-const FIELDS_ALLOWED: ReadonlySet<string> = new Set(['op', 'key', 'value', 'expectedRevision', 'expectedValue']);
+const FIELDS_ALLOWED: ReadonlySet<string> = new Set(['op', 'key', 'value', 'expectedRevision', 'expectedValue', 'id']);
 
 /** Validates and encodes; throws KvCommandError for a command no replica may apply. */
 export function encodeKvCommand(command: KvCommand): Uint8Array {
@@ -59,6 +74,13 @@ export function decodeKvCommand(data: Uint8Array): KvCommand {
 
 /** The UTF-8 size rules, exported so gateways can answer KEY_TOO_LARGE / VALUE_TOO_LARGE early. */
 export function checkKey(key: unknown): string {
+  const checked = checkStoredKey(key);
+  if (checked.startsWith(RESERVED_KEY_PREFIX)) throw new KvCommandError('BAD_REQUEST', 'keys starting with U+0000 are reserved');
+  return checked;
+}
+
+/** The rules for any key in the state machine, the store's reserved ones included (snapshot transfer). */
+export function checkStoredKey(key: unknown): string {
   if (typeof key !== 'string') throw new KvCommandError('BAD_REQUEST', 'key must be a string');
   if (key.length === 0) throw new KvCommandError('BAD_REQUEST', 'key must not be empty');
   if (!isWellFormed(key)) throw new KvCommandError('BAD_REQUEST', 'key contains a lone surrogate (not valid UTF-8)');
@@ -83,6 +105,14 @@ function validateFields(fields: Map<unknown, unknown>): KvCommand {
       throw new KvCommandError('BAD_REQUEST', `unknown command field ${String(name)}`);
     }
   }
+  const command = validateOperation(fields);
+  if (!fields.has('id')) return command;
+  const id = fields.get('id');
+  if (typeof id !== 'string' || !REQUEST_ID_PATTERN.test(id)) throw new KvCommandError('BAD_REQUEST', 'id must be 1..64 of [A-Za-z0-9_-]');
+  return { ...command, id };
+}
+
+function validateOperation(fields: Map<unknown, unknown>): KvCommand {
   const op = fields.get('op');
   const key = checkKey(fields.get('key'));
   switch (op) {
@@ -126,12 +156,12 @@ function refuseFields(fields: Map<unknown, unknown>, op: string, names: string[]
 /** Only the fields the op uses, in a fixed order, so equal commands encode to equal bytes. */
 function toWireMap(command: KvCommand): Map<string, unknown> {
   const wire = new Map<string, unknown>([['op', command.op], ['key', command.key]]);
-  if (command.op === 'del') return wire;
-  wire.set('value', command.value);
+  if (command.op !== 'del') wire.set('value', command.value);
   if (command.op === 'cas') {
     if ('expectedRevision' in command) wire.set('expectedRevision', command.expectedRevision);
     else wire.set('expectedValue', command.expectedValue);
   }
+  if (command.id !== undefined) wire.set('id', command.id);
   return wire;
 }
 

@@ -13,7 +13,10 @@ import { KvRecord, decodeKvRecord, encodeKvRecord, kvKey } from './kvRecord';
 import { readActiveCopy, readApplied, readConfStateAt, writeApplied, writeConfState } from './metaAccess';
 import { LOG_STORE_NAME } from './logEntryCodec';
 import { KvCopyName, copyConfState } from './metaRecords';
-import { ReplicaEnv } from './replicaEnv';
+import { BinaryDb, ReplicaEnv } from './replicaEnv';
+import {
+  EXPIRED_PER_BATCH_MAX, EXPIRY_PREFIX, REQUEST_IDS_KEPT, changedTheStore, expiryKey, expiryKeyBefore, idOfExpiryKey, recordOf, resultKey, resultOf,
+} from './requestIds';
 
 /** The outcome of one applied entry, in the order of the batch. */
 export type KvResult =
@@ -120,6 +123,17 @@ export class KvStateMachine {
     this.activeCopy = active;
   }
 
+  /** Forgets the request ids recorded before `before` (a bounded number per batch). */
+  private expireRequestIds(db: BinaryDb, pending: Map<string, KvRecord | null>, before: number): void {
+    if (before <= 0) return;
+    const range = db.getRange({ start: kvKey(EXPIRY_PREFIX), end: kvKey(expiryKeyBefore(before)), limit: EXPIRED_PER_BATCH_MAX });
+    for (const { key } of range) {
+      const expiry = Buffer.from(key).toString('utf8');
+      pending.set(expiry, null);
+      pending.set(resultKey(idOfExpiryKey(expiry)), null);
+    }
+  }
+
   private applyInTransaction(
     entries: Entry[],
     commands: (KvCommand | undefined)[],
@@ -138,13 +152,20 @@ export class KvStateMachine {
       const stored = db.get(kvKey(key));
       return stored === undefined ? undefined : decodeKvRecord(stored, `kv-${active}`);
     };
-    const results = entries.map((entry, position) => {
+    const results = entries.map((entry, position): KvResult => {
       const command = commands[position];
-      if (command === undefined) return { op: 'none' } as const;
+      if (command === undefined) return { op: 'none' };
+      const seen = command.id === undefined ? undefined : current(resultKey(command.id));
+      if (seen !== undefined) return resultOf(seen);
       const effect = applyCommand(command, entry.index, current(command.key));
       if (effect.next !== undefined) pending.set(command.key, effect.next);
+      if (command.id !== undefined && changedTheStore(effect.result)) {
+        pending.set(resultKey(command.id), recordOf(effect.result, entry.index));
+        pending.set(expiryKey(entry.index, command.id), { value: '', revision: entry.index, createRevision: entry.index });
+      }
       return effect.result;
     });
+    this.expireRequestIds(db, pending, entries[entries.length - 1].index - REQUEST_IDS_KEPT);
     for (const [key, record] of pending) {
       if (record === null) db.removeSync(kvKey(key));
       else db.putSync(kvKey(key), encodeKvRecord(record));

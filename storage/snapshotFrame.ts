@@ -8,7 +8,7 @@ import { createHash, Hash } from 'crypto';
 import { Packr } from 'msgpackr';
 import { SnapshotMeta } from '../actors/raft/types';
 import { SnapshotTransferError } from './errors';
-import { KEY_BYTES_MAX, KvCommandError, VALUE_BYTES_MAX, checkKey, checkValue } from './kvCommand';
+import { KEY_BYTES_MAX, KvCommandError, VALUE_BYTES_MAX, checkStoredKey, checkValue } from './kvCommand';
 import { KvRecord, isValidRevisionPair } from './kvRecord';
 import { decodeSnapshotMeta, encodeSnapshotMeta } from './metaRecords';
 
@@ -50,7 +50,7 @@ export function decodeChunkPayload(payload: Uint8Array, indexSnapshot: number): 
       malformed(`pair revisions ${String(revision)}/${String(createRevision)} invalid for index ${indexSnapshot}`);
     }
     try {
-      return { key: checkKey(key), value: checkValue(value), revision, createRevision: createRevision as number };
+      return { key: checkStoredKey(key), value: checkValue(value), revision, createRevision: createRevision as number };
     } catch (error) {
       if (error instanceof KvCommandError) malformed(`pair refused: ${error.message}`);
       throw error;

@@ -11,6 +11,7 @@ import { RaftTransport } from '../../bus/raftTransport';
 import { parseRequest, encodeError } from '../../bus/protocol';
 import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
+import { REQUEST_ID_PATTERN } from '../../storage/kvCommand';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
 import { commandOf, isWrite } from './commands';
@@ -46,6 +47,7 @@ function sendableBeforePersist(message: Message): boolean {
 export class Replica {
   private raft: Raft;
   private readonly subjects: Subjects;
+  private readonly leadSubjectPrefix: string;
   private readonly requests = new ClientRequests();
   private readonly snapshotsSending = new Set<number>();
   private leadSubscription: Subscription | undefined;
@@ -68,6 +70,7 @@ export class Replica {
     private readonly onFatal: (error: unknown) => void,
   ) {
     this.subjects = subjects(options.prefix);
+    this.leadSubjectPrefix = `${this.subjects.partitionLead(options.partition)}.`;
     this.conf = store.stateMachine.confState();
     this.raft = this.makeRaft();
   }
@@ -137,9 +140,13 @@ export class Replica {
     }
   }
 
+  /** Subjects are `<lead>.<op>`, or `<lead>.<op>.<requestId>` for a router's retryable write. */
   private onLeadRequest(message: Msg): void {
-    const op = message.subject.slice(message.subject.lastIndexOf('.') + 1);
+    const [op, requestId, extra] = message.subject.slice(this.leadSubjectPrefix.length).split('.');
     if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
+    if (extra !== undefined || (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId))) {
+      return respondError(message, 'BAD_REQUEST', 'malformed request id');
+    }
     const parsed = parseRequest(op, message.data);
     if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
     const request = parsed.request;
@@ -150,7 +157,9 @@ export class Replica {
       if (!result.ok) return respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
       this.requests.addRead(context, request.key, message);
     } else if (isWrite(request)) {
-      const result = this.raft.propose(encodeKvCommand(commandOf(request)));
+      const command = commandOf(request);
+      if (requestId !== undefined) command.id = requestId;
+      const result = this.raft.propose(encodeKvCommand(command));
       if (!result.ok) {
         const code = result.code === 'PROPOSALS_FULL' ? 'UNAVAILABLE' : 'NOT_LEADER';
         return respondError(message, code, `write refused: ${result.code}`, result.leader);
@@ -288,7 +297,7 @@ export class Replica {
 
   private onRoleChange(role: Role, leader: number): void {
     if (role === Role.Leader && !this.leadSubscription) {
-      const subject = `${this.subjects.partitionLead(this.options.partition)}.*`;
+      const subject = `${this.subjects.partitionLead(this.options.partition)}.>`;
       this.leadSubscription = this.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(m)) });
     } else if (role !== Role.Leader && this.leadSubscription) {
       this.leadSubscription.unsubscribe();

@@ -1,9 +1,11 @@
 // The router actor: serves the public subjects for clients that do not know the cluster's layout. It maps
 // a key to its partition and forwards to whoever leads it (the leader subscribes to its partition's lead
-// subject), retrying with backoff while there is no leader. It retries only refusals that are definite
-// (no responders, NOT_LEADER): a write whose attempt timed out may have been applied, so that outcome is
-// reported as TIMEOUT and never retried.
+// subject), retrying with backoff while there is no leader. Every forwarded write carries a request id
+// that the state machine applies at most once, so retrying a write whose attempt went unanswered (its
+// leader died) cannot apply it twice; when the deadline passes, the answer is TIMEOUT or UNAVAILABLE,
+// both indeterminate.
 
+import { randomBytes } from 'node:crypto';
 import { connect, ErrorCode as NatsErrorCode, Msg, NatsConnection } from 'nats';
 import { ErrorCode, encodeError, parseRequest, Operation } from '../../bus/protocol';
 import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
@@ -24,7 +26,8 @@ export interface RouterOptions {
 const NOT_LEADER_PREFIX = Buffer.from('{"error":{"code":"NOT_LEADER"');
 const BACKOFF_MS_MIN = 5;
 const BACKOFF_MS_MAX = 100;
-const READ_ATTEMPT_MS_MAX = 500;
+/** An attempt that got no answer within this is retried (the leader may have died holding it). */
+const ATTEMPT_MS_MAX = 1_000;
 
 type Attempt = { kind: 'reply'; data: Uint8Array } | { kind: 'retry' } | { kind: 'timeout' };
 
@@ -34,6 +37,9 @@ export class Router {
   private readonly deadlineMs: number;
   handled = 0;
   failures = 0;
+  /** Unique per router start: request ids must never repeat across routers or restarts. */
+  private readonly idPrefix = randomBytes(9).toString('base64url');
+  private requestCount = 0;
 
   private constructor(private readonly options: RouterOptions, private readonly nc: NatsConnection) {
     this.subjects = subjects(options.prefix);
@@ -85,21 +91,28 @@ export class Router {
     const request = parsed.request as { key: string; consistency?: string };
     const partition = this.partitions.partitionOf(request.key);
     const stale = op === 'get' && request.consistency === 'stale';
-    const subject = stale ? `${this.subjects.partitionRead(partition)}.get` : `${this.subjects.partitionLead(partition)}.${op}`;
-    this.reply(message, await this.forward(subject, message.data, op === 'get'));
+    // A write gets a request id: the state machine applies an id once, so a timed-out attempt can be retried.
+    const subject = stale
+      ? `${this.subjects.partitionRead(partition)}.get`
+      : `${this.subjects.partitionLead(partition)}.${op}${op === 'get' ? '' : `.${this.nextRequestId()}`}`;
+    this.reply(message, await this.forward(subject, message.data));
   }
 
-  /** Forwards until a leader answers or the deadline passes; only definite refusals are retried. */
-  private async forward(subject: string, data: Uint8Array, idempotent: boolean): Promise<Uint8Array> {
+  private nextRequestId(): string {
+    return `${this.idPrefix}${(this.requestCount++).toString(36)}`;
+  }
+
+  /**
+   * Forwards until a leader answers or the deadline passes. Reads are idempotent and writes carry a
+   * request id, so a silent attempt (the leader died with the request) is retried like a refusal.
+   */
+  private async forward(subject: string, data: Uint8Array): Promise<Uint8Array> {
     const deadline = Date.now() + this.deadlineMs;
     let backoffMs = BACKOFF_MS_MIN;
     let last: Attempt = { kind: 'retry' };
     while (Date.now() < deadline) {
-      // A read may be retried after a silent attempt, so it need not wait out the whole deadline.
-      const remainingMs = deadline - Date.now();
-      last = await this.attempt(subject, data, idempotent ? Math.min(remainingMs, READ_ATTEMPT_MS_MAX) : remainingMs);
+      last = await this.attempt(subject, data, Math.min(deadline - Date.now(), ATTEMPT_MS_MAX));
       if (last.kind === 'reply') return last.data;
-      if (last.kind === 'timeout' && !idempotent) break;
       await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
       backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
     }

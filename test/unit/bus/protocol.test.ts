@@ -59,6 +59,7 @@ const CASES: Case[] = [
   { name: 'missing key', op: 'put', body: json({ value: '1' }), expected: 'BAD_REQUEST' },
   { name: 'missing value', op: 'put', body: json({ key: 'a' }), expected: 'BAD_REQUEST' },
   { name: 'extra field', op: 'put', body: json({ key: 'a', value: '1', ttl: 5 }), expected: 'BAD_REQUEST' },
+  { name: 'key in the reserved U+0000 namespace', op: 'put', body: json({ key: '\u0000r\u0000abc', value: 'x' }), expected: 'BAD_REQUEST' },
   { name: 'extra "__proto__" field', op: 'get', body: utf8('{"key":"a","__proto__":{"consistency":"stale"}}'), expected: 'BAD_REQUEST' },
   { name: 'misspelt field', op: 'cas', body: json({ key: 'a', value: '1', expectedRevison: 3 }), expected: 'BAD_REQUEST' },
   { name: 'numeric key', op: 'get', body: json({ key: 1 }), expected: 'BAD_REQUEST' },

@@ -1,0 +1,49 @@
+// Exactly-once writes for retried requests (Raft thesis §6.3). A write that carries a request id and
+// changed the store is recorded under a reserved key with its result; the same id applied again within
+// REQUEST_IDS_KEPT entries answers the recorded result and changes nothing. Writes that changed nothing
+// (a refused cas, a delete of an absent key) are not recorded: running them again is harmless.
+// The records live in the state machine itself, so snapshots carry them and every replica decides alike.
+
+import { RESERVED_KEY_PREFIX } from './kvCommand';
+import type { KvResult } from './kvStateMachine';
+import type { KvRecord } from './kvRecord';
+
+/** How many entries a request id is remembered for; a router retries for seconds, not for 100k entries. */
+export const REQUEST_IDS_KEPT = 100_000;
+/** Bound on expired records deleted per applied batch, so one batch never does unbounded work. */
+const EXPIRED_PER_BATCH_MAX = 512;
+
+const RESULT_PREFIX = `${RESERVED_KEY_PREFIX}r${RESERVED_KEY_PREFIX}`;
+export const EXPIRY_PREFIX = `${RESERVED_KEY_PREFIX}x${RESERVED_KEY_PREFIX}`;
+
+export function resultKey(id: string): string {
+  return RESULT_PREFIX + id;
+}
+
+/** Ordered by index (zero-padded), so the oldest records come first in a key range. */
+export function expiryKey(index: number, id: string): string {
+  return `${EXPIRY_PREFIX}${String(index).padStart(16, '0')}${RESERVED_KEY_PREFIX}${id}`;
+}
+
+/** Upper bound (exclusive) of the expiry keys of entries before `index`. */
+export function expiryKeyBefore(index: number): string {
+  return `${EXPIRY_PREFIX}${String(Math.max(0, index)).padStart(16, '0')}`;
+}
+
+export function idOfExpiryKey(key: string): string {
+  return key.slice(key.lastIndexOf(RESERVED_KEY_PREFIX) + 1);
+}
+
+export function changedTheStore(result: KvResult): boolean {
+  return result.op === 'put' || (result.op === 'del' && result.deleted) || (result.op === 'cas' && result.ok);
+}
+
+export function recordOf(result: KvResult, index: number): KvRecord {
+  return { value: JSON.stringify(result), revision: index, createRevision: index };
+}
+
+export function resultOf(record: KvRecord): KvResult {
+  return JSON.parse(record.value) as KvResult;
+}
+
+export { EXPIRED_PER_BATCH_MAX };
