@@ -25,6 +25,11 @@ export class EventQueue {
     return true;
   }
 
+  /** Moves the clock forward to `time` (never backward); call once no event is due before it. */
+  advanceTo(time: number): void {
+    if (time > this.now) this.now = time;
+  }
+
   get size(): number {
     return this.heap.length;
   }

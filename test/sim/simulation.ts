@@ -32,6 +32,7 @@ export interface SimResult {
 }
 
 const TICK = 10;
+const EVENTS_PER_SEED_MAX = 5_000_000;
 const KEYS = ['a', 'b', 'c', '__proto__'];
 
 export class Simulation {
@@ -146,7 +147,12 @@ export class Simulation {
   }
 
   private runUntil(time: number): void {
-    while (this.queue.runNext(time)) this.events++;
+    while (this.queue.runNext(time)) {
+      // A livelock (events forever at one instant) is a bug too, and must end the seed, not hang it.
+      if (++this.events > EVENTS_PER_SEED_MAX) throw new SimViolation(`runaway: over ${EVENTS_PER_SEED_MAX} events`);
+    }
+    // Time passes even when nothing happens (every node may be down, waiting for a restart).
+    this.queue.advanceTo(time);
   }
 
   private liveNodes(): SimNode[] {
