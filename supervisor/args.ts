@@ -122,6 +122,7 @@ Runs one node: joins the cluster over NATS, runs its partition replicas, serves 
   --heartbeat-ticks N     heartbeat interval in ticks, less than --election-ticks (default ${SUPERVISOR_DEFAULTS.heartbeatTicks})
   --compact-entries N     compact a replica's log once it holds N applied entries (default ${SUPERVISOR_DEFAULTS.compactEntries})
   --compact-keep N        entries kept behind the applied index for slow followers (default ${SUPERVISOR_DEFAULTS.compactKeep})
+  --fault-injection       obey <prefix>.ctl.fault commands that drop, delay or cut Raft traffic (tests, drills)
 Stops cleanly on SIGTERM or SIGINT (exit 0).`,
     options: {
       'node-id': { type: 'string' },
@@ -138,6 +139,7 @@ Stops cleanly on SIGTERM or SIGINT (exit 0).`,
       'heartbeat-ticks': { type: 'string' },
       'compact-entries': { type: 'string' },
       'compact-keep': { type: 'string' },
+      'fault-injection': { type: 'boolean' },
     },
     build: buildSupervisor,
   },
@@ -315,6 +317,7 @@ function buildSupervisor(values: Record<string, string | boolean | undefined>, p
     compactKeep: integerOption(values, 'compact-keep', SUPERVISOR_DEFAULTS.compactKeep, 1, 100_000_000),
   };
   if (options.compactKeep! >= options.compactEntries!) throw new UsageError('--compact-keep must be less than --compact-entries');
+  if (values['fault-injection'] === true) options.faultInjection = true;
   const httpPort = stringOption(values, 'http');
   if (httpPort !== undefined) options.httpPort = portOf(httpPort, '--http');
   return { name: 'supervisor', options };

@@ -45,6 +45,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
         heartbeatTicks: options.heartbeatTicks,
         compactEntries: options.compactEntries,
         compactKeep: options.compactKeep,
+        faultInjection: options.faultInjection,
       };
       const name = `p${layout.partition}/r${replica}`;
       const host = new ActorHost({ name, entry: path.join(ACTORS_DIR, 'replica', 'worker.js'), workerData, log, permanentErrors: ['StorageCorruptionError'] });

@@ -8,6 +8,7 @@ import { connect, Msg, NatsConnection, Subscription } from 'nats';
 import { ConfState, Entry, EntryType, HardState, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
+import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjection';
 import { parseRequest, encodeError } from '../../bus/protocol';
 import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
@@ -36,6 +37,8 @@ export interface ReplicaOptions {
   compactEntries?: number;
   /** ...keeping this many behind the applied index for slow followers. */
   compactKeep?: number;
+  /** Obey fault-injection commands on `<prefix>.ctl.fault` (tests and drills). */
+  faultInjection?: boolean;
 }
 
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
@@ -108,6 +111,9 @@ export class Replica {
       this.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
       this.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void this.answerDigest(m) }),
     );
+    if (this.options.faultInjection) {
+      this.subscriptions.push(serveFaultControl(this.nc, this.options.prefix, defaultFaultInjector, `${this.options.nodeId}-${transport.endpoint}`));
+    }
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }
 
