@@ -9,10 +9,9 @@ class SummaryReporter extends Mocha.reporters.Spec {
     let failed = 0;
     runner.on(Mocha.Runner.constants.EVENT_TEST_PASS, () => passed++);
     runner.on(Mocha.Runner.constants.EVENT_TEST_FAIL, () => failed++);
-    runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => {
-      // After the spec reporter's own epilogue, which listens first.
-      setImmediate(() => console.log(`\n${passed} passed, ${failed} failed`));
-    });
+    // Registered after the spec reporter's epilogue, so it prints last; synchronously, because mocha
+    // may exit the process right after the run ends.
+    runner.once(Mocha.Runner.constants.EVENT_RUN_END, () => console.log(`\n${passed} passed, ${failed} failed`));
   }
 }
 

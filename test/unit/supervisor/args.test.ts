@@ -103,8 +103,20 @@ describe('supervisor/args', () => {
           tickMs: SUPERVISOR_DEFAULTS.tickMs,
           electionTicks: SUPERVISOR_DEFAULTS.electionTicks,
           heartbeatTicks: SUPERVISOR_DEFAULTS.heartbeatTicks,
+          compactEntries: SUPERVISOR_DEFAULTS.compactEntries,
+          compactKeep: SUPERVISOR_DEFAULTS.compactKeep,
         },
       });
+    });
+
+    it('supervisor: --fault-injection turns on obedience to fault commands', () => {
+      expect(parsed([...SUPERVISOR, '--fault-injection'])).to.have.nested.property('options.faultInjection', true);
+      expect(parsed([...SUPERVISOR])).to.not.have.nested.property('options.faultInjection');
+    });
+
+    it('supervisor: --compact-keep must stay below --compact-entries', () => {
+      const outcome = parseCommandLine([...SUPERVISOR, '--compact-entries', '100', '--compact-keep', '100'], {});
+      expect(outcome.ok).to.equal(false);
     });
 
     it('supervisor: every flag, spaces in the cluster list, no --http means no gateway', () => {
