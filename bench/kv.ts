@@ -36,6 +36,8 @@ interface Options {
   partitions: number;
   replicas: number;
   natsKvDirect: boolean;
+  /** cairn: a cluster-aware client that skips the router hop. */
+  cairnDirect: boolean;
   timeoutMs: number;
   readyTimeoutMs: number;
   failover: boolean;
@@ -69,6 +71,8 @@ cairn:
   --prefix P             subject prefix (cairn)
   --nodes N --partitions N --replicas N   cluster the bench starts (3, 8, 3)
   --ready-timeout-ms N   how long the started cluster may take to elect leaders (30000)
+  --cairn-routing router|direct   router (default): requests go through the routers (any NATS client);
+                            direct: a cluster-aware KvClient hashes keys itself and skips the router hop
 nats-kv:
   --nats-kv-direct on|off   on (nats.js default): reads are direct gets served by any replica;
                             off: reads go to the stream leader (on)`;
@@ -88,6 +92,7 @@ function parseArgs(argv: string[]): Options {
     partitions: SUPERVISOR_DEFAULTS.partitions,
     replicas: SUPERVISOR_DEFAULTS.replicas,
     natsKvDirect: true,
+    cairnDirect: false,
     timeoutMs: 5000,
     readyTimeoutMs: 30_000,
     failover: false,
@@ -148,6 +153,12 @@ function parseArgs(argv: string[]): Options {
       case '--partitions': options.partitions = integer(1); break;
       case '--replicas': options.replicas = integer(1); break;
       case '--ready-timeout-ms': options.readyTimeoutMs = number(1); break;
+      case '--cairn-routing': {
+        const text = value();
+        if (text !== 'router' && text !== 'direct') usageError('--cairn-routing takes router or direct');
+        options.cairnDirect = text === 'direct';
+        break;
+      }
       case '--nats-kv-direct': {
         const text = value();
         if (text !== 'on' && text !== 'off') usageError('--nats-kv-direct takes on or off');
@@ -194,6 +205,7 @@ async function startTarget(name: TargetName, options: Options, value: string): P
     replicas: options.replicas,
     readyTimeoutMs: options.readyTimeoutMs,
     timeoutMs: options.timeoutMs,
+    direct: options.cairnDirect,
   });
 }
 

@@ -37,6 +37,8 @@ export interface CairnOptions {
   readyTimeoutMs: number;
   /** Deadline of each call in milliseconds. */
   timeoutMs: number;
+  /** A cluster-aware client (keys hashed by the client, straight to the leaders) instead of the routers. */
+  direct?: boolean;
 }
 
 /** One supervisor child process; restartable with the same flags. */
@@ -286,8 +288,9 @@ export class CairnTarget implements KvTarget {
   ) {
     const value = cluster.options.value;
     const timeoutMs = cluster.options.timeoutMs;
+    const partitions = cluster.options.direct ? cluster.options.partitions : undefined;
     this.workers = connections.slice(1).map((nc) => {
-      const client = new KvClient(nc, { prefix: cluster.options.prefix, timeoutMs });
+      const client = new KvClient(nc, { prefix: cluster.options.prefix, timeoutMs, partitions });
       return { put: (key: string) => client.put(key, value), get: (key: string) => client.get(key) };
     });
   }
@@ -322,6 +325,7 @@ export class CairnTarget implements KvTarget {
       nodes: this.cluster.managed ? options.nodes : 'external',
       partitions: options.partitions,
       replicas: options.replicas,
+      routing: options.direct ? 'direct (cluster-aware client)' : 'router',
       prefix: options.prefix,
       connections: this.workers.length,
       dataDir: this.cluster.dataDir,
