@@ -45,6 +45,18 @@ export class KvStateMachine {
   private activeCopy: KvCopyName;
   /** True while a SnapshotReceiver writes into the inactive copy. */
   private staging = false;
+  /** Records of batches handed to the disk but not yet committed, with the batch that wrote them last. */
+  private readonly inFlight = new Map<string, { record: KvRecord | null; batch: number }>();
+  private batchesQueued = 0;
+  /** Computed batches waiting for flushApplies(), in order. */
+  private deferred: {
+    entries: Entry[];
+    writes: Map<string, KvRecord | null>;
+    confIndex: number | undefined;
+    confStateAfter: ConfState | undefined;
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
 
   constructor(env: ReplicaEnv) {
     this.env = env;
@@ -54,8 +66,11 @@ export class KvStateMachine {
     this.activeCopy = readActiveCopy(env);
   }
 
-  /** The key's current record as of the latest durable apply; undefined when absent. */
+  /** The key's record as of appliedInMemory() (computed batches included); undefined when absent. */
   get(key: string): KvRecord | undefined {
+    // Batches computed but not yet committed are part of the state: their entries are committed in Raft.
+    const pending = this.inFlight.get(checkKey(key));
+    if (pending !== undefined) return pending.record ?? undefined;
     const db = this.env.kv(this.activeCopy);
     const stored = db.get(kvKey(checkKey(key)));
     return stored === undefined ? undefined : decodeKvRecord(stored, `kv-${this.activeCopy}`);
@@ -72,14 +87,22 @@ export class KvStateMachine {
   }
 
   /**
-   * Applies committed entries applied()+1, applied()+2, ... in one transaction; resolves with the
-   * results once committed (not necessarily flushed: the entries are durable in the log, and a crash
-   * replays them from there; the next durable write flushes this one too). `onComputed` receives
-   * the same results as soon as the transaction has computed them, before its commit.
-   * `confStateAfter` is the membership after the batch's ConfChange entry (the core computes it); a batch may hold at most one ConfChange entry when it is given, so that the
-   * membership at every index stays known for compaction (split batches after each ConfChange).
+   * Applies committed entries applied()+1, applied()+2, ... Their results are computed at once, against
+   * the committed state plus the batches still being written (an in-memory overlay), and handed to
+   * `onComputed` before anything touches the disk: the entries are committed and durable in the log, so
+   * the results are final and a caller may answer clients now. The writes then go into one transaction
+   * together with the new applied index (and membership); the promise resolves once it is committed (not
+   * necessarily flushed: a crash replays the entries from the log; the next log flush carries it).
+   * `confStateAfter` is the membership after the batch's ConfChange entry (the core computes it); a batch
+   * may hold at most one ConfChange entry when it is given, so that the membership at every index stays
+   * known for compaction (split batches after each ConfChange).
    */
-  async applyBatch(entries: Entry[], confStateAfter?: ConfState, onComputed?: (results: KvResult[]) => void): Promise<KvResult[]> {
+  async applyBatch(
+    entries: Entry[],
+    confStateAfter?: ConfState,
+    onComputed?: (results: KvResult[]) => void,
+    options: { deferWrite?: boolean } = {},
+  ): Promise<KvResult[]> {
     if (entries.length === 0) {
       assert(confStateAfter === undefined, 'confStateAfter without entries');
       return [];
@@ -88,17 +111,50 @@ export class KvStateMachine {
     assert(entries[0].index === this.appliedQueued + 1, `apply of index ${entries[0].index} after ${this.appliedQueued}`);
     const confIndex = confChangeIndex(entries, confStateAfter);
     const commands = entries.map(commandOf);
+    // Reads first (they may throw on corruption), writes last: a throw must leave nothing written.
+    const { results, writes } = this.compute(entries, commands);
     this.appliedQueued = entries[entries.length - 1].index;
-    const results = await this.env.write(() => {
-      const computed = this.applyInTransaction(entries, commands, confIndex, confStateAfter);
-      // The results are final once computed (the entries are committed and durable in the log): a caller
-      // may answer clients before this transaction's own fsync.
-      onComputed?.(computed);
-      return computed;
-    }, { flush: false });
+    const batch = ++this.batchesQueued;
+    for (const [key, record] of writes) this.inFlight.set(key, { record, batch });
+    onComputed?.(results);
+    const written = new Promise<void>((resolve, reject) => this.deferred.push({ entries, writes, confIndex, confStateAfter, resolve, reject }));
+    if (!options.deferWrite) this.flushApplies();
+    try {
+      await written;
+    } finally {
+      for (const key of writes.keys()) if (this.inFlight.get(key)?.batch === batch) this.inFlight.delete(key);
+    }
     this.appliedDurable = entries[entries.length - 1].index;
     if (confStateAfter !== undefined) this.confStateDurable = copyConfState(confStateAfter);
     return results;
+  }
+
+  /**
+   * Writes every deferred batch in one transaction. A replica calls it in the same event turn as its log
+   * persist, so lmdb-js commits both together: one commit (and one fsync) per Ready instead of two.
+   */
+  flushApplies(): void {
+    if (this.deferred.length === 0) return;
+    const batches = this.deferred;
+    this.deferred = [];
+    this.env
+      .write(() => {
+        for (const batch of batches) this.writeInTransaction(batch.entries, batch.writes, batch.confIndex, batch.confStateAfter);
+      }, { flush: false })
+      .then(
+        () => batches.forEach((batch) => batch.resolve()),
+        (error) => batches.forEach((batch) => batch.reject(error)),
+      );
+  }
+
+  /** Batches computed (and answered) but not yet handed to the disk. */
+  get deferredCount(): number {
+    return this.deferred.length;
+  }
+
+  /** Index of the last entry whose results were computed: what reads through get() reflect. */
+  appliedInMemory(): number {
+    return this.appliedQueued;
   }
 
   /** @internal SnapshotReceiver: claims the inactive copy as staging space. */
@@ -116,6 +172,7 @@ export class KvStateMachine {
   /** @internal SnapshotReceiver: the install transaction made `active` the state machine as of `index`. */
   publishSnapshot(index: number, confState: ConfState, active: KvCopyName): void {
     assert(this.staging, 'snapshot published without staging');
+    assert(this.inFlight.size === 0, 'snapshot published while applies are still being written');
     this.staging = false;
     this.appliedDurable = index;
     this.appliedQueued = index;
@@ -134,23 +191,15 @@ export class KvStateMachine {
     }
   }
 
-  private applyInTransaction(
-    entries: Entry[],
-    commands: (KvCommand | undefined)[],
-    confIndex: number | undefined,
-    confStateAfter: ConfState | undefined,
-  ): KvResult[] {
-    const applied = readApplied(this.env);
-    assert(entries[0].index === applied + 1, `apply of index ${entries[0].index} after applied ${applied}`);
-    const active = readActiveCopy(this.env);
-    const db = this.env.kv(active);
-    // Reads first (they may throw on corruption), writes last: a throw must leave nothing written.
-    const pending = new Map<string, KvRecord | null>();
+  /** The results of a batch and the records it changes (null = deleted), read against committed + in-flight state. */
+  private compute(entries: Entry[], commands: (KvCommand | undefined)[]): { results: KvResult[]; writes: Map<string, KvRecord | null> } {
+    const db = this.env.kv(this.activeCopy);
+    const writes = new Map<string, KvRecord | null>();
     const current = (key: string): KvRecord | undefined => {
-      const overlay = pending.get(key);
+      const overlay = writes.has(key) ? writes.get(key) : this.inFlight.get(key)?.record;
       if (overlay !== undefined) return overlay ?? undefined;
       const stored = db.get(kvKey(key));
-      return stored === undefined ? undefined : decodeKvRecord(stored, `kv-${active}`);
+      return stored === undefined ? undefined : decodeKvRecord(stored, `kv-${this.activeCopy}`);
     };
     const results = entries.map((entry, position): KvResult => {
       const command = commands[position];
@@ -158,21 +207,27 @@ export class KvStateMachine {
       const seen = command.id === undefined ? undefined : current(resultKey(command.id));
       if (seen !== undefined) return resultOf(seen);
       const effect = applyCommand(command, entry.index, current(command.key));
-      if (effect.next !== undefined) pending.set(command.key, effect.next);
+      if (effect.next !== undefined) writes.set(command.key, effect.next);
       if (command.id !== undefined && changedTheStore(effect.result)) {
-        pending.set(resultKey(command.id), recordOf(effect.result, entry.index));
-        pending.set(expiryKey(entry.index, command.id), { value: '', revision: entry.index, createRevision: entry.index });
+        writes.set(resultKey(command.id), recordOf(effect.result, entry.index));
+        writes.set(expiryKey(entry.index, command.id), { value: '', revision: entry.index, createRevision: entry.index });
       }
       return effect.result;
     });
-    this.expireRequestIds(db, pending, entries[entries.length - 1].index - REQUEST_IDS_KEPT);
-    for (const [key, record] of pending) {
+    this.expireRequestIds(db, writes, entries[entries.length - 1].index - REQUEST_IDS_KEPT);
+    return { results, writes };
+  }
+
+  private writeInTransaction(entries: Entry[], writes: Map<string, KvRecord | null>, confIndex: number | undefined, confStateAfter: ConfState | undefined): void {
+    const applied = readApplied(this.env);
+    assert(entries[0].index === applied + 1, `apply of index ${entries[0].index} after applied ${applied}`);
+    const db = this.env.kv(readActiveCopy(this.env));
+    for (const [key, record] of writes) {
       if (record === null) db.removeSync(kvKey(key));
       else db.putSync(kvKey(key), encodeKvRecord(record));
     }
     writeApplied(this.env, entries[entries.length - 1].index);
     if (confIndex !== undefined && confStateAfter !== undefined) writeConfState(this.env, confIndex, confStateAfter);
-    return results;
   }
 }
 

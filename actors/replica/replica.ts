@@ -43,6 +43,9 @@ export interface ReplicaOptions {
 
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
 
+/** How long computed applies may wait for a log persist to share its transaction. */
+const APPLY_FLUSH_DELAY_MS = 5;
+
 function sendableBeforePersist(message: Message): boolean {
   return message.type === MessageType.Append || message.type === MessageType.Heartbeat;
 }
@@ -63,6 +66,7 @@ export class Replica {
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
   private snapshotsInstalled = 0;
+  private applyFlushTimer: NodeJS.Timeout | undefined;
   /** The latest apply in flight; snapshot installs and shutdown wait for it. */
   private applyTail: Promise<void> = Promise.resolve();
 
@@ -215,14 +219,17 @@ export class Replica {
     if (ready.softState) this.onRoleChange(ready.softState.role, ready.softState.leader);
     assert(ready.snapshot === undefined, 'snapshots are installed out of band, never through Ready');
     // Persist and apply are queued in one event turn: lmdb-js commits them in one transaction.
-    const persisted = this.store.log.persist({ hardState: this.hardStateToPersist(raft, ready), entries: ready.entries });
+    const hardState = this.hardStateToPersist(raft, ready);
+    const persisted = this.store.log.persist({ hardState, entries: ready.entries });
     const applied = this.apply(ready.committedEntries, (entries, results) => {
       // Committed entries' results are final: answer clients now, not after the apply's commit.
       for (let i = 0; i < results.length; i++) this.requests.applied(entries[i].index, entries[i].term, results[i]);
     });
-    // The next Ready need not wait for this apply to commit (lmdb-js keeps writes in order); reads
-    // waiting for it are served when it lands.
-    this.applyTail = applied.then(() => this.serveReads(), (error) => this.onFatal(error));
+    // The apply's writes ride the next log persist's transaction (one commit per Ready, not two); with
+    // nothing to persist they are flushed a moment later. The next Ready need not wait for them.
+    this.applyTail = applied.catch((error) => this.onFatal(error));
+    if (ready.entries.length > 0 || hardState) this.store.stateMachine.flushApplies();
+    else this.scheduleApplyFlush();
     for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
     for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
     this.serveReads();
@@ -234,8 +241,17 @@ export class Replica {
     await this.maybeCompact();
   }
 
+  /** Reads see every computed apply: those entries are committed, whether or not their writes reached LMDB. */
   private serveReads(): void {
-    this.requests.serveReads(this.store.stateMachine.applied(), (key) => this.store.stateMachine.get(key));
+    this.requests.serveReads(this.store.stateMachine.appliedInMemory(), (key) => this.store.stateMachine.get(key));
+  }
+
+  private scheduleApplyFlush(): void {
+    if (this.applyFlushTimer || this.store.stateMachine.deferredCount === 0) return;
+    this.applyFlushTimer = setTimeout(() => {
+      this.applyFlushTimer = undefined;
+      this.store.stateMachine.flushApplies();
+    }, APPLY_FLUSH_DELAY_MS);
   }
 
   /**
@@ -255,7 +271,7 @@ export class Replica {
   private async apply(entries: Entry[], onComputed: (entries: Entry[], results: KvResult[]) => void): Promise<void> {
     const batches: Promise<KvResult[]>[] = [];
     const applyBatch = (batch: Entry[], conf?: ConfState) =>
-      batches.push(this.store.stateMachine.applyBatch(batch, conf, (results) => onComputed(batch, results)));
+      batches.push(this.store.stateMachine.applyBatch(batch, conf, (results) => onComputed(batch, results), { deferWrite: true }));
     let start = 0;
     for (let i = 0; i < entries.length; i++) {
       if (entries[i].type !== EntryType.ConfChange) continue;
@@ -341,6 +357,7 @@ export class Replica {
     this.exclusive = true;
     try {
       while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      this.store.stateMachine.flushApplies();
       await this.applyTail;
       await action();
     } finally {
@@ -403,6 +420,8 @@ export class Replica {
     this.leadSubscription?.unsubscribe();
     this.requests.failReads(0);
     while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.applyFlushTimer) clearTimeout(this.applyFlushTimer);
+    this.store.stateMachine.flushApplies();
     await this.applyTail;
     this.transport.close();
     await this.nc.drain().catch(() => undefined);
