@@ -5,9 +5,16 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CasExpectation } from '../bus/protocol';
-import { SubjectError, validatePrefix } from '../bus/subjects';
+import {
+  DEFAULT_HTTP_HOST, DEFAULT_NATS_URL, NODES_MAX, UsageError,
+  exactPositionals, stringOption, requiredString, integerOption, integerOf, portOf, nodeIdOf, nodeListOf, prefixOf, hostOf, natsUrlOf, natsUrlsOf,
+} from './argValues';
+import type { Environment } from './argValues';
 import { SUPERVISOR_DEFAULTS } from './options';
 import type { SupervisorOptions } from './options';
+
+export { DEFAULT_HTTP_HOST, DEFAULT_NATS_URL, NODES_MAX } from './argValues';
+export type { Environment } from './argValues';
 
 /** Exit codes of every subcommand. */
 export const EXIT_OK = 0;
@@ -18,17 +25,12 @@ export const EXIT_USAGE = 2;
 /** `cas` only: the comparison failed, nothing was written. */
 export const EXIT_CAS_REFUSED = 3;
 
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_TIMEOUT_MS = 5000;
 export const TIMEOUT_MS_MAX = 600_000;
 export const PARTITIONS_MAX = 4096;
-export const NODES_MAX = 64;
-export const DEFAULT_HTTP_HOST = '127.0.0.1';
 export const DEFAULT_UP_HTTP_PORT = 8080;
 export const DEFAULT_UP_READY_TIMEOUT_MS = 60_000;
 
-const NODE_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-const NATS_SCHEMES = ['nats:', 'tls:', 'ws:', 'wss:'];
 
 /** Flags shared by the commands that talk to a running cluster. */
 export interface ClientFlags {
@@ -74,10 +76,8 @@ export type Command =
 
 export type ParseOutcome = { ok: true; command: Command } | { ok: false; message: string };
 
-export type Environment = Readonly<Record<string, string | undefined>>;
 
 /** Thrown inside this module only; parseCommandLine turns it into `{ok:false}`. */
-class UsageError extends Error {}
 
 type OptionSpec = { type: 'string' | 'boolean'; short?: string };
 
@@ -369,107 +369,4 @@ function casExpectation(values: Record<string, string | boolean | undefined>): C
   if (absent) return { revision: 0 };
   if (value !== undefined) return { value };
   return { revision: integerOf(revision!, '--expected-revision', 0, Number.MAX_SAFE_INTEGER) };
-}
-
-function exactPositionals(positionals: string[], names: string[]): string[] {
-  if (positionals.length < names.length) throw new UsageError(`missing ${names.slice(positionals.length).join(' ')}`);
-  if (positionals.length > names.length) {
-    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[names.length])} (quote a value that contains spaces)`);
-  }
-  return positionals;
-}
-
-function stringOption(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
-  const value = values[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function requiredString(values: Record<string, string | boolean | undefined>, name: string): string {
-  const value = stringOption(values, name);
-  if (value === undefined) throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function integerOption(values: Record<string, string | boolean | undefined>, name: string, fallback: number, min: number, max: number): number {
-  const text = stringOption(values, name);
-  return text === undefined ? fallback : integerOf(text, `--${name}`, min, max);
-}
-
-function integerOf(text: string, flag: string, min: number, max: number): number {
-  const value = /^[0-9]{1,16}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${JSON.stringify(text)}`);
-  }
-  return value;
-}
-
-function portOf(text: string, flag: string): number {
-  return integerOf(text, flag, 0, 65535);
-}
-
-function nodeIdOf(text: string, flag: string): string {
-  // Node ids end up in subjects, directory names and metric labels: keep them to one plain token.
-  if (!NODE_ID_PATTERN.test(text)) throw new UsageError(`${flag} ${JSON.stringify(text)} must be 1..64 of [A-Za-z0-9_-]`);
-  return text;
-}
-
-function nodeListOf(text: string): string[] {
-  const nodes = text.split(',').map((node) => nodeIdOf(node.trim(), '--initial-cluster node'));
-  if (new Set(nodes).size !== nodes.length) throw new UsageError(`--initial-cluster ${JSON.stringify(text)} lists a node twice`);
-  if (nodes.length > NODES_MAX) throw new UsageError(`--initial-cluster lists ${nodes.length} nodes, at most ${NODES_MAX}`);
-  return nodes;
-}
-
-function prefixOf(values: Record<string, string | boolean | undefined>): string {
-  const prefix = stringOption(values, 'prefix') ?? SUPERVISOR_DEFAULTS.prefix;
-  try {
-    validatePrefix(prefix);
-  } catch (error) {
-    if (error instanceof SubjectError) throw new UsageError(`--prefix: ${error.message}`);
-    throw error;
-  }
-  return prefix;
-}
-
-function hostOf(values: Record<string, string | boolean | undefined>, name: string): string {
-  const host = stringOption(values, name) ?? DEFAULT_HTTP_HOST;
-  if (host.length === 0 || host.length > 255 || /[\s/]/.test(host)) throw new UsageError(`--${name} ${JSON.stringify(host)} is not a host name or address`);
-  return host;
-}
-
-function natsUrlOf(values: Record<string, string | boolean | undefined>, env: Environment): string {
-  const given = stringOption(values, 'nats');
-  if (given !== undefined) return natsUrlsOf(given);
-  const fromEnv = env.NATS_URL;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    try {
-      return natsUrlsOf(fromEnv);
-    } catch (error) {
-      throw new UsageError(`NATS_URL: ${(error as Error).message}`);
-    }
-  }
-  return DEFAULT_NATS_URL;
-}
-
-/** Validates comma-separated NATS URLs; "host:port" gets the nats:// scheme. Returns them joined by ",". */
-function natsUrlsOf(text: string): string {
-  const urls = text.split(',').map((part) => part.trim());
-  return urls
-    .map((part) => {
-      if (part === '') throw new UsageError(`--nats ${JSON.stringify(text)} contains an empty URL`);
-      const withScheme = part.includes('://') ? part : `nats://${part}`;
-      let url: URL;
-      try {
-        url = new URL(withScheme);
-      } catch {
-        throw new UsageError(`--nats ${JSON.stringify(part)} is not a URL (expected e.g. nats://127.0.0.1:4222)`);
-      }
-      if (!NATS_SCHEMES.includes(url.protocol)) {
-        throw new UsageError(`--nats ${JSON.stringify(part)}: scheme must be one of ${NATS_SCHEMES.map((scheme) => scheme + '//').join(', ')}`);
-      }
-      if (url.hostname === '') throw new UsageError(`--nats ${JSON.stringify(part)} has no host`);
-      if (url.port === '0') throw new UsageError(`--nats ${JSON.stringify(part)}: port 0 is not a server port`);
-      return withScheme;
-    })
-    .join(',');
 }
