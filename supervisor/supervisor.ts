@@ -33,6 +33,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       if (node !== options.nodeId) continue;
       const workerData: ReplicaOptions = {
         partition: layout.partition,
+        partitions: options.partitions,
         replica,
         nodeId: options.nodeId,
         path: path.join(options.dataDir, options.nodeId, `p${layout.partition}`),

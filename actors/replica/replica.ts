@@ -12,7 +12,8 @@ import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjectio
 import { parseRequest, encodeError } from '../../bus/protocol';
 import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
-import { REQUEST_ID_PATTERN } from '../../storage/kvCommand';
+import { KvCommandError, REQUEST_ID_PATTERN } from '../../storage/kvCommand';
+import { PartitionMap } from '../router/layout';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
 import { commandOf, isWrite } from './commands';
@@ -26,6 +27,8 @@ export interface ReplicaOptions {
   path: string;
   natsUrl: string;
   prefix: string;
+  /** Partitions of the key space: a replica refuses keys that hash to another partition. */
+  partitions: number;
   /** Initial voters of the partition (used only when the directory is new). */
   voters: number[];
   /** Node hosting each replica id, for status. */
@@ -54,6 +57,7 @@ export class Replica {
   private raft: Raft;
   private readonly subjects: Subjects;
   private readonly leadSubjectPrefix: string;
+  private readonly partitionMap: PartitionMap;
   private readonly requests = new ClientRequests();
   private readonly snapshotsSending = new Set<number>();
   private leadSubscription: Subscription | undefined;
@@ -78,6 +82,7 @@ export class Replica {
   ) {
     this.subjects = subjects(options.prefix);
     this.leadSubjectPrefix = `${this.subjects.partitionLead(options.partition)}.`;
+    this.partitionMap = new PartitionMap(options.partitions);
     this.conf = store.stateMachine.confState();
     this.raft = this.makeRaft();
   }
@@ -127,7 +132,12 @@ export class Replica {
 
   private onRaftMessage(message: Message): void {
     if (this.stopped) return;
-    this.raft.step(message);
+    try {
+      this.raft.step(message);
+    } catch (error) {
+      // An assertion or a corrupt read inside the core: stop the actor, restart from durable state.
+      return this.onFatal(error);
+    }
     this.wake();
   }
 
@@ -140,13 +150,18 @@ export class Replica {
     }
   }
 
-  /** A NATS handler must never throw: an exception can silently end its subscription. */
+  /**
+   * A NATS handler must never throw: an exception can silently end its subscription. A refused command
+   * is an answer; anything else is a bug or corruption and stops the actor (it restarts from disk).
+   */
   private guard(message: Msg, handle: () => void): void {
     try {
       handle();
     } catch (error) {
+      if (error instanceof KvCommandError) return respondError(message, error.code, error.message);
       this.log(`request failed: ${String(error)}`);
       respondError(message, 'INTERNAL', 'internal error');
+      this.onFatal(error);
     }
   }
 
@@ -160,6 +175,11 @@ export class Replica {
     const parsed = parseRequest(op, message.data);
     if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
     const request = parsed.request;
+    const owner = this.partitionMap.partitionOf(request.key);
+    if (owner !== this.options.partition) {
+      // A client that hashes keys itself with a wrong partition count must not scatter keys.
+      return respondError(message, 'BAD_REQUEST', `key belongs to partition ${owner}, not ${this.options.partition}`);
+    }
     if (request.op === 'get') {
       if (request.consistency === 'stale') return respond(message, encodeGet(this.store.stateMachine.get(request.key)));
       const context = this.requests.newReadContext();

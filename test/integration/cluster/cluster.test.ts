@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { connect } from 'nats';
 import { KvClient } from '../../../bus/kvClient';
+import { PartitionMap } from '../../../actors/router/layout';
 import { CairnCluster } from '../../support/cairnCluster';
 import { readReplicaStates } from '../../support/replicaState';
 
@@ -48,6 +49,17 @@ describe('a three-node cluster of supervisor processes', function () {
     expect((await ask('cairn.kv.put', JSON.stringify({ key: 'guarded', value: 'v'.repeat(200_000) }))).error.code).to.equal('VALUE_TOO_LARGE');
     expect((await ask('cairn.kv.cas', JSON.stringify({ key: 'guarded', value: 'x' }))).error.code).to.equal('BAD_REQUEST');
     expect((await cluster.kv.get('guarded')).value).to.equal('original');
+  });
+
+  it('a partition leader refuses a key that hashes to another partition (a misconfigured direct client)', async () => {
+    const map = new PartitionMap(4);
+    const stray = Array.from({ length: 100 }, (_, i) => `stray-${i}`).find((key) => map.partitionOf(key) !== 0)!;
+    const reply = await cluster.nc.request('cairn.part.0.lead.put', Buffer.from(JSON.stringify({ key: stray, value: 'x' })), { timeout: 5000 });
+    expect(JSON.parse(Buffer.from(reply.data).toString()).error.code).to.equal('BAD_REQUEST');
+    expect((await cluster.kv.get(stray)).value).to.equal(null);
+    const direct = await KvClient.direct(cluster.nc);
+    await direct.put(stray, 'routed by the client');
+    expect((await cluster.kv.get(stray)).value, 'a cluster-aware client and the routers agree').to.equal('routed by the client');
   });
 
   it('serves the same operations over the HTTP gateway', async () => {
