@@ -114,7 +114,9 @@ function spawnSupervisor(
     ...['--tick-ms', String(options.tickMs), '--http-host', options.httpHost],
     ...(httpPort === undefined ? [] : ['--http', String(httpPort)]),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches only `up`, which then stops each supervisor
+  // with one SIGTERM (a second signal would make a supervisor exit without its clean stop).
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   liveChildren.add(child);
   const relayed = [relayLines(child.stdout!, `[${nodeId}] `, output.stdout), relayLines(child.stderr!, `[${nodeId}] `, output.stderr)];
   const exited = new Promise<void>((resolve) => {
