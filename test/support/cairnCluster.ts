@@ -107,13 +107,20 @@ export class CairnCluster {
     return last!;
   }
 
+  /** Polls `condition` until it holds; a condition that throws (e.g. a status call timing out) is retried. */
   async until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
     while (Date.now() < deadline) {
-      if (await condition()) return;
+      try {
+        if (await condition()) return;
+      } catch (error) {
+        lastError = error;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new Error(`timed out waiting for ${what}; last output:\n${this.recentOutput()}`);
+    const why = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+    throw new Error(`timed out waiting for ${what}${why}; last output:\n${this.recentOutput()}`);
   }
 
   recentOutput(): string {

@@ -3,12 +3,15 @@ import { CairnCluster } from '../../support/cairnCluster';
 import { readReplicaStates } from '../../support/replicaState';
 import { ClusterStatus } from '../../../supervisor/statusTypes';
 
+const writers: { stop(): Promise<void> }[] = [];
+
 /** Writes in a loop until stopped, remembering the latest acknowledged revision and value of each key. */
 function startWriter(cluster: CairnCluster, prefix: string) {
   const acknowledged = new Map<string, { revision: number; value: string }>();
   let running = true;
   let failures = 0;
   let count = 0;
+  const errors: string[] = [];
   const loops = Array.from({ length: 8 }, async (_, loop) => {
     for (let i = 0; running; i++) {
       const key = `${prefix}-${loop}-${i % 20}`;
@@ -17,13 +20,17 @@ function startWriter(cluster: CairnCluster, prefix: string) {
         const { revision } = await cluster.kv.put(key, value);
         acknowledged.set(key, { revision, value });
         count++;
-      } catch {
+      } catch (error) {
         failures++;
+        errors.push(String(error));
+        // A failed call must not turn the loop into a busy spin (e.g. once the cluster is gone).
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
   });
-  return {
+  const writer = {
     acknowledged,
+    errors,
     get count() {
       return count;
     },
@@ -35,6 +42,8 @@ function startWriter(cluster: CairnCluster, prefix: string) {
       await Promise.all(loops);
     },
   };
+  writers.push(writer);
+  return writer;
 }
 
 async function expectAllReadable(cluster: CairnCluster, acknowledged: Map<string, { revision: number; value: string }>): Promise<void> {
@@ -60,6 +69,8 @@ describe('failover with real supervisor processes', function () {
   });
 
   afterEach(async () => {
+    // A failed test must not leave its writers running against a cluster that is gone.
+    await Promise.all(writers.splice(0).map((writer) => writer.stop()));
     await cluster?.stop();
   });
 
@@ -126,7 +137,7 @@ describe('failover with real supervisor processes', function () {
     const countAfterCrash = writer.count;
     await cluster.until(() => writer.count > countAfterCrash + 200, 30_000, 'writes after the crash');
     await writer.stop();
-    expect(writer.failures, 'clients saw no errors, only retries inside the router').to.equal(0);
+    expect(writer.failures, `clients saw no errors, only retries inside the router: ${writer.errors.slice(0, 3).join('; ')}`).to.equal(0);
     await cluster.waitHealthy();
     const states = await readReplicaStates(cluster);
     for (const replicas of states.values()) for (const other of replicas.slice(1)) expect(other.entries).to.equal(replicas[0].entries);
