@@ -5,7 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import { connect, Msg, NatsConnection, Subscription } from 'nats';
-import { ConfState, Entry, EntryType, HardState, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
+import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjection';
@@ -18,6 +18,7 @@ import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
 import { commandOf, isWrite } from './commands';
 import { SnapshotInbox, sendSnapshot, stateDigest } from './snapshotTransfer';
+import { APPLY_FLUSH_DELAY_MS, hardStateToPersist, sendableBeforePersist } from './persistPolicy';
 
 export interface ReplicaOptions {
   partition: number;
@@ -45,13 +46,6 @@ export interface ReplicaOptions {
 }
 
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
-
-/** How long computed applies may wait for a log persist to share its transaction. */
-const APPLY_FLUSH_DELAY_MS = 5;
-
-function sendableBeforePersist(message: Message): boolean {
-  return message.type === MessageType.Append || message.type === MessageType.Heartbeat;
-}
 
 export class Replica {
   private raft: Raft;
@@ -239,7 +233,7 @@ export class Replica {
     if (ready.softState) this.onRoleChange(ready.softState.role, ready.softState.leader);
     assert(ready.snapshot === undefined, 'snapshots are installed out of band, never through Ready');
     // Persist and apply are queued in one event turn: lmdb-js commits them in one transaction.
-    const hardState = this.hardStateToPersist(raft, ready);
+    const hardState = hardStateToPersist(ready, raft.hardState(), this.store.log.hardState());
     const persisted = this.store.log.persist({ hardState, entries: ready.entries });
     const applied = this.apply(ready.committedEntries, (entries, results) => {
       // Committed entries' results are final: answer clients now, not after the apply's commit.
@@ -272,19 +266,6 @@ export class Replica {
       this.applyFlushTimer = undefined;
       this.store.stateMachine.flushApplies();
     }, APPLY_FLUSH_DELAY_MS);
-  }
-
-  /**
-   * The commit index alone need not reach the disk before anything else happens (Raft recomputes it,
-   * and whatever was applied counts as committed on restart), so a Ready that changes only the commit
-   * index costs no fsync; it rides along with the next write.
-   */
-  private hardStateToPersist(raft: Raft, ready: Ready): HardState | undefined {
-    const hardState = ready.hardState ?? (ready.entries.length > 0 ? raft.hardState() : undefined);
-    if (!hardState) return undefined;
-    const durable = this.store.log.hardState();
-    const termOrVoteChanged = hardState.term !== durable.term || hardState.vote !== durable.vote;
-    return termOrVoteChanged || ready.entries.length > 0 ? hardState : undefined;
   }
 
   /** Applies committed entries in batches that end after each ConfChange (storage records each membership). */

@@ -2,10 +2,11 @@
 // survives a crash, volatile state that does not, and a persistence step that takes virtual time (a crash
 // before it completes loses the Ready). Injected bugs live here, in the driver, never in the core.
 
-import { ConfState, Entry, EntryType, Message, MessageType, NONE, Raft, Ready, Role, Snapshot, applyConfChange, decodeConfChange } from '../../actors/raft';
+import { ConfState, Entry, EntryType, Message, NONE, Raft, Ready, Role, Snapshot, applyConfChange, decodeConfChange } from '../../actors/raft';
 import { MemoryStorage } from '../../actors/raft/memoryStorage';
 import { SeededRandom } from '../../actors/raft/random';
 import { EventQueue } from './eventQueue';
+import { sendableBeforePersist } from '../../actors/replica/persistPolicy';
 import { decodeWrite, decodeSnapshot, encodeSnapshot } from './kvCommands';
 
 export interface InjectedBugs {
@@ -37,9 +38,6 @@ interface ReadWaiter {
 
 const COMPACT_EVERY_ENTRIES = 48;
 
-function sendableBeforePersist(message: Message): boolean {
-  return message.type === MessageType.Append || message.type === MessageType.Heartbeat;
-}
 
 export class SimNode {
   raft: Raft | undefined;
