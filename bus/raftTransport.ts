@@ -3,7 +3,8 @@
 // Outgoing messages are queued per destination and each flush publishes one frame per destination
 // (raftCodec batch), split only when a frame would exceed the server's max_payload: one Ready with an
 // Append and a Heartbeat to the same peer costs one publish, not two. Every publish goes through the
-// fault layer. Incoming frames arrive on this replica's inbox, `<p>.raft.<partition>.<replica>`.
+// fault layer. Incoming frames arrive on this replica's inbox, `<p>.raft.<partition>.<replica>`, or,
+// when the replica's host thread has a node mux (bus/raftMux.ts), inside the node's shared frames.
 //
 // Raft tolerates lost messages (it retries on the next heartbeat or probe), so the transport never
 // throws at its caller for a message it could not deliver: it counts, logs the first occurrence of
@@ -15,6 +16,7 @@ import { CodecError, decodeBatch, encodeBatch, frameEncodedBytes, messageEncoded
 import { defaultFaultInjector } from './faultInjection';
 import type { EndpointId, FaultLayer } from './faultInjection';
 import { DEFAULT_PREFIX, subjects } from './subjects';
+import type { RaftMux } from './raftMux';
 import type { PartitionId, Subjects } from './subjects';
 
 export interface RaftTransportOptions {
@@ -32,6 +34,12 @@ export interface RaftTransportOptions {
   frameBytesMax?: number;
   /** Sink for the first occurrence of each failure kind; default console.warn. */
   log?: (line: string) => void;
+  /**
+   * The host thread's node-level batcher. With it, messages to a replica whose node `nodeOf` knows go
+   * in the node's shared frame; the replica's own inbox stays open for senders without a mux.
+   */
+  mux?: RaftMux;
+  nodeOf?: (replica: number) => string | undefined;
 }
 
 export interface RaftTransportStats {
@@ -63,6 +71,8 @@ interface Frame {
   subject: string;
   payload: Uint8Array;
   messageCount: number;
+  /** Set when the frame rides the node mux instead of its own publish. */
+  node?: string;
 }
 
 export class RaftTransport {
@@ -73,6 +83,7 @@ export class RaftTransport {
   private readonly logged = new Set<string>();
   private readonly outbox = new Map<number, Message[]>();
   private readonly subscription: Subscription;
+  private readonly unregisterMux: (() => void) | undefined;
   private readonly counters: RaftTransportStats = {
     framesSent: 0,
     messagesSent: 0,
@@ -103,6 +114,7 @@ export class RaftTransport {
         else this.receive(msg.data);
       },
     });
+    this.unregisterMux = options.mux?.register(Number(options.partition), (batch) => this.receive(batch));
   }
 
   /** The largest frame this transport publishes; the Raft core's append byte limit must stay below it. */
@@ -142,6 +154,7 @@ export class RaftTransport {
     this.closed = true;
     this.outbox.clear();
     this.subscription.unsubscribe();
+    this.unregisterMux?.();
   }
 
   private sendTo(to: number, messages: Message[]): void {
@@ -153,6 +166,7 @@ export class RaftTransport {
       return;
     }
     const toEndpoint = raftEndpoint(this.options.partition, to);
+    const node = this.options.mux ? this.options.nodeOf?.(to) : undefined;
     for (const batch of this.splitIntoFrames(messages)) {
       let payload: Uint8Array;
       try {
@@ -162,7 +176,7 @@ export class RaftTransport {
         this.failOnce('encode', `cannot encode messages to ${toEndpoint}: ${String(error)}`);
         continue;
       }
-      this.faults.route(this.endpoint, toEndpoint, { subject, payload, messageCount: batch.length }, this.publishFrame);
+      this.faults.route(this.endpoint, toEndpoint, { subject, payload, messageCount: batch.length, node }, this.publishFrame);
     }
   }
 
@@ -195,7 +209,8 @@ export class RaftTransport {
     // May run later from a delay timer: it must never throw.
     if (this.closed) return;
     try {
-      this.nc.publish(frame.subject, frame.payload);
+      if (frame.node !== undefined) this.options.mux!.enqueue(frame.node, Number(this.options.partition), frame.payload);
+      else this.nc.publish(frame.subject, frame.payload);
       this.counters.framesSent++;
       this.counters.bytesSent += frame.payload.byteLength;
       this.counters.messagesSent += frame.messageCount;

@@ -3,6 +3,7 @@
 //
 // Public (any NATS client):   <p>.kv.put  <p>.kv.get  <p>.kv.del  <p>.kv.cas  <p>.cluster.status
 // Internal (cairn only):      <p>.raft.<partition>.<replica>   a replica's Raft inbox
+//                             <p>.rnode.<node>                 a node's Raft inbox (frames for many partitions)
 //                             <p>.part.<partition>.lead        whoever leads the partition subscribes
 //                             <p>.part.<partition>.read        queue group of replicas serving stale reads
 //                             <p>.snap.<partition>.<replica>   snapshot streaming to a replica
@@ -48,6 +49,8 @@ export interface Subjects {
   /** Every control subject, for a process that listens to all of them. */
   readonly controlAll: string;
   raft(partition: PartitionId, replica: number): string;
+  /** Inbox of one node's replica host: Raft frames for every replica on that node (bus/raftMux.ts). */
+  raftNode(nodeId: string): string;
   partitionLead(partition: PartitionId): string;
   partitionRead(partition: PartitionId): string;
   snapshot(partition: PartitionId, replica: number): string;
@@ -82,6 +85,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     clusterStatus: `${prefix}.cluster.status`,
     controlAll: `${prefix}.ctl.>`,
     raft: (partition, replica) => `${prefix}.raft.${partitionToken(partition)}.${replicaToken(replica)}`,
+    raftNode: (nodeId) => `${prefix}.rnode.${plainToken(nodeId, 'node id')}`,
     partitionLead: (partition) => `${prefix}.part.${partitionToken(partition)}.lead`,
     partitionRead: (partition) => `${prefix}.part.${partitionToken(partition)}.read`,
     snapshot: (partition, replica) => `${prefix}.snap.${partitionToken(partition)}.${replicaToken(replica)}`,

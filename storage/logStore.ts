@@ -25,6 +25,7 @@ import {
 import { copyConfState } from './metaRecords';
 import { ReplicaEnv } from './replicaEnv';
 import { TermRuns } from './termRuns';
+import { EntryCache } from './entryCache';
 import { indexKey, keyIndex } from './uint53';
 
 /** One durable write of a Ready: entries and hard state land in the same transaction. */
@@ -46,7 +47,7 @@ export class LogStore implements RaftStorage {
   private terms: TermRuns;
 
   /** Loads the durable view of a bootstrapped env, verifying every stored entry once. */
-  constructor(env: ReplicaEnv) {
+  constructor(env: ReplicaEnv, private readonly cache = new EntryCache()) {
     this.env = env;
     this.hardStateDurable = readHardState(env);
     this.snapshotMetaDurable = readSnapshotMeta(env);
@@ -84,6 +85,8 @@ export class LogStore implements RaftStorage {
     assert(low >= this.firstIndex(), `entries from ${low} below firstIndex ${this.firstIndex()} (compacted)`);
     assert(high <= this.lastIndex() + 1, `entries up to ${high} beyond lastIndex ${this.lastIndex()}`);
     assert(low <= high, `entries range [${low}, ${high}) is reversed`);
+    const cached = this.cache.slice(low, high, bytesMax);
+    if (cached !== undefined) return cached;
     const result: Entry[] = [];
     let bytes = 0;
     for (const { key, value } of this.env.log.getRange({ start: indexKey(low), end: indexKey(high) })) {
@@ -109,6 +112,7 @@ export class LogStore implements RaftStorage {
     if (entries.length === 0) return;
     this.terms.truncateAfter(entries[0].index - 1);
     for (const entry of entries) this.terms.append(entry.index, entry.term);
+    this.cache.persisted(entries);
   }
 
   /**
@@ -122,6 +126,7 @@ export class LogStore implements RaftStorage {
     if (meta === undefined) return;
     this.snapshotMetaDurable = meta;
     this.terms.compactTo(index);
+    this.cache.compactTo(index);
     assert(this.terms.termAt(index) === meta.term, `term cache disagrees with the log at ${index}`);
     // Delete only now that no reader's view includes these entries any more: a reader whose read
     // transaction started after the first commit but before we published must still find them.
@@ -147,6 +152,7 @@ export class LogStore implements RaftStorage {
     this.snapshotMetaDurable = { index: meta.index, term: meta.term, confState: copyConfState(meta.confState) };
     this.hardStateDurable = { ...hardState };
     this.terms = new TermRuns(meta.index, meta.term);
+    this.cache.clear();
   }
 
   private persistInTransaction(entries: Entry[], records: Buffer[], hardState: HardState | undefined): void {

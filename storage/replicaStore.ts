@@ -5,6 +5,7 @@
 import { assert } from '../actors/raft/assert';
 import { ConfState } from '../actors/raft/types';
 import { KvStateMachine } from './kvStateMachine';
+import { EntryCache } from './entryCache';
 import { LogStore } from './logStore';
 import {
   isBootstrapped,
@@ -28,6 +29,8 @@ export interface ReplicaStoreOptions extends ReplicaEnvOptions {
    * refused). Ignored when the directory already holds a replica: its stored membership wins.
    */
   bootstrapConfState: ConfState;
+  /** Newest log entries kept in memory for reads (storage/entryCache.ts); 0 reads every entry from LMDB. */
+  entryCacheEntries?: number;
 }
 
 export class ReplicaStore {
@@ -36,10 +39,10 @@ export class ReplicaStore {
   readonly stateMachine: KvStateMachine;
   private readonly env: ReplicaEnv;
 
-  private constructor(env: ReplicaEnv) {
+  private constructor(env: ReplicaEnv, entryCacheEntries?: number) {
     this.env = env;
     assert(readFormat(env) === ENV_FORMAT_VERSION, `unknown storage format ${readFormat(env)} at ${env.path}`);
-    this.log = new LogStore(env);
+    this.log = new LogStore(env, new EntryCache(entryCacheEntries));
     this.stateMachine = new KvStateMachine(env);
   }
 
@@ -50,7 +53,7 @@ export class ReplicaStore {
     try {
       if (!isBootstrapped(env)) await bootstrap(env, options.bootstrapConfState);
       await clearInactiveCopy(env);
-      return new ReplicaStore(env);
+      return new ReplicaStore(env, options.entryCacheEntries);
     } catch (error) {
       await env.close();
       throw error;

@@ -1,5 +1,6 @@
-// One machine of the cluster: spawns a worker-thread actor per replica placed on this node plus a router,
-// restarts them when they die, answers node status, and serves the HTTP gateway.
+// One machine of the cluster: spawns the replica host (one worker thread running every replica placed on
+// this node, actors/replica/host.ts) and a router, restarts them when they die, answers node status, and
+// serves the HTTP gateway.
 
 import path from 'node:path';
 import { connect, NatsConnection } from 'nats';
@@ -7,6 +8,7 @@ import { KvClient } from '../bus/kvClient';
 import { subjects } from '../bus/subjects';
 import { clusterLayout } from '../actors/router/layout';
 import { ReplicaOptions } from '../actors/replica/replica';
+import { ReplicaHostOptions, ReplicaSlotInfo } from '../actors/replica/host';
 import { RouterOptions } from '../actors/router/router';
 import { ActorHost } from './actorHost';
 import { startHttpGateway } from './httpGateway';
@@ -15,7 +17,8 @@ import { SupervisorOptions } from './options';
 import { ClusterStatus, NodeStatus, ReplicaStatus } from './statusTypes';
 
 export interface SupervisorHandle {
-  readonly replicas: Map<string, ActorHost>;
+  /** The replica host thread (every replica of this node). */
+  readonly replicas: ActorHost;
   readonly router: ActorHost;
   httpPort?: number;
   stop(): Promise<void>;
@@ -26,7 +29,7 @@ const ACTORS_DIR = path.join(__dirname, '..', 'actors');
 export async function startSupervisor(options: SupervisorOptions): Promise<SupervisorHandle> {
   const startedAt = Date.now();
   const log = (line: string) => console.error(`[${options.nodeId}] ${line}`);
-  const replicas = new Map<string, ActorHost>();
+  const replicaOptions: ReplicaOptions[] = [];
   for (const layout of clusterLayout(options.initialCluster, options.partitions, options.replicas)) {
     const voters = [...layout.nodeOfReplica.keys()];
     for (const [replica, node] of layout.nodeOfReplica) {
@@ -37,7 +40,6 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
         replica,
         nodeId: options.nodeId,
         path: path.join(options.dataDir, options.nodeId, `p${layout.partition}`),
-        natsUrl: options.natsUrl,
         prefix: options.prefix,
         voters,
         nodeOfReplica: Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host])),
@@ -46,55 +48,59 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
         heartbeatTicks: options.heartbeatTicks,
         compactEntries: options.compactEntries,
         compactKeep: options.compactKeep,
-        faultInjection: options.faultInjection,
       };
-      const name = `p${layout.partition}/r${replica}`;
-      const host = new ActorHost({ name, entry: path.join(ACTORS_DIR, 'replica', 'worker.js'), workerData, log, permanentErrors: ['StorageCorruptionError'] });
-      replicas.set(name, host);
+      replicaOptions.push(workerData);
     }
   }
+  const hostOptions: ReplicaHostOptions = {
+    nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, replicas: replicaOptions, faultInjection: options.faultInjection,
+  };
+  const replicas = new ActorHost({ name: 'replicas', entry: path.join(ACTORS_DIR, 'replica', 'worker.js'), workerData: hostOptions, log });
   const routerOptions: RouterOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, partitions: options.partitions, replicas: options.replicas,
   };
   const router = new ActorHost({ name: 'router', entry: path.join(ACTORS_DIR, 'router', 'worker.js'), workerData: routerOptions, log });
-  for (const host of replicas.values()) host.start();
+  replicas.start();
   router.start();
 
   const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} supervisor`, maxReconnectAttempts: -1 });
   const handle: SupervisorHandle = { replicas, router, stop: async () => undefined };
-  const nodeStatus = (): NodeStatus => ({
-    id: options.nodeId,
-    pid: process.pid,
-    httpPort: handle.httpPort,
-    uptimeMs: Date.now() - startedAt,
-    replicas: [...replicas.values()].filter((host) => host.state !== 'failed').length,
-    restarts: [...replicas.values(), router].reduce((sum, host) => sum + host.restarts, 0),
-    failed: [...replicas].filter(([, host]) => host.state === 'failed').map(([actor, host]) => ({ actor, error: host.lastError ?? 'unknown' })),
-  });
+  const nodeStatus = async (): Promise<NodeStatus> => {
+    const slots = (await replicas.call<{ ok: boolean; replicas: ReplicaSlotInfo[] }>('replicas'))?.replicas ?? [];
+    return {
+      id: options.nodeId,
+      pid: process.pid,
+      httpPort: handle.httpPort,
+      uptimeMs: Date.now() - startedAt,
+      replicas: slots.filter((slot) => slot.state !== 'failed').length,
+      restarts: replicas.restarts + router.restarts + slots.reduce((sum, slot) => sum + slot.restarts, 0),
+      failed: slots.filter((slot) => slot.state === 'failed').map((slot) => ({ actor: slot.actor, error: slot.lastError ?? 'unknown' })),
+    };
+  };
   serveNodeStatus(nc, options.prefix, nodeStatus);
-  serveDrills(nc, options, replicas, log);
+  serveDrills(nc, options, replicas, replicaOptions.map((replica) => `p${replica.partition}/r${replica.replica}`), log);
   const refreshMetrics = registerMetrics(replicas, router);
   const http = options.httpPort === undefined ? undefined : await startGateway(nc, options, refreshMetrics);
   handle.httpPort = http?.port;
   handle.stop = async () => {
     log('stopping: handing over leadership, flushing replicas');
-    await Promise.all([...replicas.values()].map((host) => host.stop()));
+    await replicas.stop();
     await router.stop();
     await http?.close();
     await nc.drain().catch(() => undefined);
   };
-  log(`up: ${replicas.size} replicas (${[...replicas.keys()].join(' ')}), router${http ? `, http on ${http.port}` : ''}`);
+  const names = replicaOptions.map((replica) => `p${replica.partition}/r${replica.replica}`);
+  log(`up: ${names.length} replicas (${names.join(' ')}), router${http ? `, http on ${http.port}` : ''}`);
   return handle;
 }
 
-function serveNodeStatus(nc: NatsConnection, prefix: string, status: () => NodeStatus): void {
+function serveNodeStatus(nc: NatsConnection, prefix: string, status: () => Promise<NodeStatus>): void {
   nc.subscribe(subjects(prefix).control('nodes'), {
     callback: (_, message) => {
-      try {
-        if (message.reply) message.respond(Buffer.from(JSON.stringify(status())));
-      } catch {
-        // The status answer is best effort; a missing node shows up as missing.
-      }
+      // The status answer is best effort; a missing node shows up as missing.
+      status()
+        .then((answer) => message.reply && message.respond(Buffer.from(JSON.stringify(answer))))
+        .catch(() => undefined);
     },
   });
 }
@@ -104,17 +110,17 @@ function serveNodeStatus(nc: NatsConnection, prefix: string, status: () => NodeS
  * Fault drills on `<prefix>.ctl.node-<nodeId>`: {"command":"crash","actor":"p0/r1"} makes that actor throw,
  * as a bug would, so operators and tests can watch the supervisor restart it.
  */
-function serveDrills(nc: NatsConnection, options: SupervisorOptions, replicas: Map<string, ActorHost>, log: (line: string) => void): void {
+function serveDrills(nc: NatsConnection, options: SupervisorOptions, replicas: ActorHost, actors: string[], log: (line: string) => void): void {
   nc.subscribe(subjects(options.prefix).control(`node-${options.nodeId}`), {
     callback: (_, message) => {
       let answer: object;
       try {
         const request = JSON.parse(Buffer.from(message.data).toString()) as { command?: unknown; actor?: unknown };
-        const host = typeof request.actor === 'string' ? replicas.get(request.actor) : undefined;
-        if (request.command !== 'crash' || !host) answer = { error: { code: 'BAD_REQUEST', message: 'expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node' } };
+        const actor = typeof request.actor === 'string' && actors.includes(request.actor) ? request.actor : undefined;
+        if (request.command !== 'crash' || !actor) answer = { error: { code: 'BAD_REQUEST', message: 'expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node' } };
         else {
-          log(`drill: crashing ${request.actor}`);
-          void host.call('crash');
+          log(`drill: crashing ${actor}`);
+          void replicas.call('crash', actor);
           answer = { ok: true };
         }
       } catch {
@@ -125,7 +131,7 @@ function serveDrills(nc: NatsConnection, options: SupervisorOptions, replicas: M
   });
 }
 
-function registerMetrics(replicas: Map<string, ActorHost>, router: ActorHost): () => Promise<void> {
+function registerMetrics(replicas: ActorHost, router: ActorHost): () => Promise<void> {
   const restarts = defaultRegistry.gauge('cairn_actor_restarts', 'Worker restarts since the supervisor started', ['actor']);
   const up = defaultRegistry.gauge('cairn_actor_up', '1 when the actor is running', ['actor']);
   const commit = defaultRegistry.gauge('cairn_replica_commit_index', 'Raft commit index', ['partition', 'replica']);
@@ -133,18 +139,20 @@ function registerMetrics(replicas: Map<string, ActorHost>, router: ActorHost): (
   const term = defaultRegistry.gauge('cairn_replica_term', 'Raft term', ['partition', 'replica']);
   const leader = defaultRegistry.gauge('cairn_replica_is_leader', '1 when the replica leads its partition', ['partition', 'replica']);
   return async () => {
-    for (const [name, host] of [...replicas, ['router', router] as const]) {
-      restarts.set(host.restarts, { actor: name });
-      up.set(host.state === 'running' ? 1 : 0, { actor: name });
+    const slots = (await replicas.call<{ ok: boolean; replicas: ReplicaSlotInfo[] }>('replicas'))?.replicas ?? [];
+    for (const slot of slots) {
+      restarts.set(slot.restarts + replicas.restarts, { actor: slot.actor });
+      up.set(replicas.state === 'running' && slot.state === 'running' ? 1 : 0, { actor: slot.actor });
     }
-    const statuses = await Promise.all([...replicas.values()].map((host) => host.call<{ ok: boolean; status: ReplicaStatus }>('status')));
-    for (const answer of statuses) {
-      if (!answer?.ok) continue;
-      const labels = { partition: String(answer.status.partition), replica: String(answer.status.replica) };
-      commit.set(answer.status.commit, labels);
-      applied.set(answer.status.applied, labels);
-      term.set(answer.status.term, labels);
-      leader.set(answer.status.role === 'leader' ? 1 : 0, labels);
+    restarts.set(router.restarts, { actor: 'router' });
+    up.set(router.state === 'running' ? 1 : 0, { actor: 'router' });
+    const statuses = (await replicas.call<{ ok: boolean; statuses: ReplicaStatus[] }>('status'))?.statuses ?? [];
+    for (const status of statuses) {
+      const labels = { partition: String(status.partition), replica: String(status.replica) };
+      commit.set(status.commit, labels);
+      applied.set(status.applied, labels);
+      term.set(status.term, labels);
+      leader.set(status.role === 'leader' ? 1 : 0, labels);
     }
   };
 }

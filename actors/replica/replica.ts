@@ -1,14 +1,15 @@
-// One partition replica: the Raft core, its LMDB environment and its own NATS connection. The driver obeys
+// One partition replica: the Raft core and its LMDB environment, sharing its host thread's NATS connection
+// and node-level Raft batcher (actors/replica/host.ts) with the node's other replicas. The driver obeys
 // the core's Ready contract: persist (durable) -> send -> apply -> advance. Everything that arrives in one
 // event-loop turn (client requests, Raft messages, ticks) is handled by one Ready, so many proposals share
 // one fsync and one AppendEntries per follower.
 
 import { randomInt } from 'node:crypto';
-import { connect, Msg, NatsConnection, Subscription } from 'nats';
+import { Msg, NatsConnection, Subscription } from 'nats';
 import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
-import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjection';
+import type { RaftMux } from '../../bus/raftMux';
 import { parseRequest, encodeError } from '../../bus/protocol';
 import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
@@ -26,7 +27,6 @@ export interface ReplicaOptions {
   nodeId: string;
   /** This replica's LMDB directory. */
   path: string;
-  natsUrl: string;
   prefix: string;
   /** Partitions of the key space: a replica refuses keys that hash to another partition. */
   partitions: number;
@@ -41,8 +41,12 @@ export interface ReplicaOptions {
   compactEntries?: number;
   /** ...keeping this many behind the applied index for slow followers. */
   compactKeep?: number;
-  /** Obey fault-injection commands on `<prefix>.ctl.fault` (tests and drills). */
-  faultInjection?: boolean;
+}
+
+/** What a replica borrows from its host thread. */
+export interface ReplicaContext {
+  nc: NatsConnection;
+  mux: RaftMux;
 }
 
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
@@ -67,11 +71,12 @@ export class Replica {
   private applyFlushTimer: NodeJS.Timeout | undefined;
   /** The latest apply in flight; snapshot installs and shutdown wait for it. */
   private applyTail: Promise<void> = Promise.resolve();
+  private snapshotInbox: SnapshotInbox | undefined;
 
   private constructor(
     private readonly options: ReplicaOptions,
     private readonly store: ReplicaStore,
-    private readonly nc: NatsConnection,
+    private readonly context: ReplicaContext,
     private readonly onFatal: (error: unknown) => void,
   ) {
     this.subjects = subjects(options.prefix);
@@ -81,12 +86,15 @@ export class Replica {
     this.raft = this.makeRaft();
   }
 
-  static async start(options: ReplicaOptions, onFatal: (error: unknown) => void): Promise<Replica> {
+  static async start(options: ReplicaOptions, context: ReplicaContext, onFatal: (error: unknown) => void): Promise<Replica> {
     const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] } });
-    const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} p${options.partition}/r${options.replica}`, maxReconnectAttempts: -1, noAsyncTraces: true });
-    const replica = new Replica(options, store, nc, onFatal);
+    const replica = new Replica(options, store, context, onFatal);
     replica.listen();
     return replica;
+  }
+
+  private get nc(): NatsConnection {
+    return this.context.nc;
   }
 
   private makeRaft(): Raft {
@@ -102,9 +110,11 @@ export class Replica {
     const transport = new RaftTransport(this.nc, {
       prefix: this.options.prefix, partition, replica,
       onMessage: (message) => this.onRaftMessage(message),
+      mux: this.context.mux,
+      nodeOf: (replica) => this.options.nodeOfReplica[String(replica)],
     });
     this.transport = transport;
-    new SnapshotInbox(this.nc, this.subjects.snapshot(partition, replica), this.store, {
+    this.snapshotInbox = new SnapshotInbox(this.nc, this.subjects.snapshot(partition, replica), this.store, {
       admit: (meta, from, term) => this.admitSnapshot(meta.index, meta.term, from, term),
       install: (receive, from, term) => this.installSnapshot(receive, from, term),
       log: (line) => this.log(line),
@@ -114,9 +124,6 @@ export class Replica {
       this.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
       this.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void this.answerDigest(m) }),
     );
-    if (this.options.faultInjection) {
-      this.subscriptions.push(serveFaultControl(this.nc, this.options.prefix, defaultFaultInjector, `${this.options.nodeId}-${transport.endpoint}`));
-    }
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }
 
@@ -424,12 +431,35 @@ export class Replica {
     if (this.applyFlushTimer) clearTimeout(this.applyFlushTimer);
     this.store.stateMachine.flushApplies();
     await this.applyTail;
-    this.transport.close();
-    await this.nc.drain().catch(() => undefined);
+    this.closeSubscriptions();
     await this.store.close();
+  }
+
+  /**
+   * After a fatal error: stop at once, without handing over leadership or flushing computed applies
+   * (a bug or a corrupt read may have produced them). Everything acknowledged is already durable; the
+   * host restarts the replica from disk.
+   */
+  async abort(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.applyFlushTimer) clearTimeout(this.applyFlushTimer);
+    this.leadSubscription?.unsubscribe();
+    this.closeSubscriptions();
+    this.requests.failReads(0);
+    while (this.processing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    await this.store.close().catch(() => undefined);
+  }
+
+  private closeSubscriptions(): void {
+    this.transport.close();
+    void this.snapshotInbox?.close();
+    for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
   }
 
   private log(line: string): void {
     console.error(`[${this.options.nodeId} p${this.options.partition}/r${this.options.replica}] ${line}`);
   }
 }
+

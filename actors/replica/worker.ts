@@ -1,12 +1,12 @@
-// Worker-thread entry of a replica actor: starts the replica and serves the supervisor's control calls.
+// Worker-thread entry of the replica host: starts every replica of this node and serves the
+// supervisor's control calls.
 
 import { workerData } from 'node:worker_threads';
 import { ControlResult, crash, serveControl } from '../workerControl';
-import { Replica, ReplicaOptions } from './replica';
+import { ReplicaHost, ReplicaHostOptions, ReplicaSlotInfo } from './host';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 
-const options = workerData as ReplicaOptions;
-const started = Replica.start(options, crash);
+const started = ReplicaHost.start(workerData as ReplicaHostOptions);
 started.catch(crash);
 
 serveControl({
@@ -14,15 +14,19 @@ serveControl({
     await started;
     return { ok: true };
   },
-  async status(): Promise<ControlResult<{ status: ReplicaStatus }>> {
-    return { ok: true, status: (await started).status() };
+  async replicas(): Promise<ControlResult<{ replicas: ReplicaSlotInfo[] }>> {
+    return { ok: true, replicas: (await started).infos() };
   },
-  async transferLeadership(timeoutMs: number, target?: number): Promise<ControlResult<{ moved: boolean }>> {
-    return { ok: true, moved: await (await started).transferLeadership(timeoutMs, target) };
+  async status(): Promise<ControlResult<{ statuses: ReplicaStatus[] }>> {
+    return { ok: true, statuses: (await started).statuses() };
   },
-  /** Fault drill: the actor throws as a bug would, and its supervisor must restart it. */
-  async crash(): Promise<ControlResult> {
-    crash(new Error('crash requested by the supervisor (fault drill)'));
+  async transferLeadership(timeoutMs: number, actor?: string, target?: number): Promise<ControlResult<{ moved: boolean }>> {
+    return { ok: true, moved: await (await started).transferLeadership(timeoutMs, actor, target) };
+  },
+  /** Fault drill: one replica throws as a bug would, and the host must restart it. */
+  async crash(actor: string): Promise<ControlResult> {
+    const host = await started;
+    if (!host.crash(actor)) return { ok: false, error: { code: 'NOT_FOUND', message: `no replica ${actor} on this node` } };
     return { ok: true };
   },
   async stop(): Promise<ControlResult> {

@@ -8,7 +8,8 @@ describe('a network partition between replicas (fault injection over NATS)', fun
   this.timeout(180_000);
   let cluster: CairnCluster;
   const PARTITIONS = 4;
-  const INJECTORS = PARTITIONS * 3;
+  /** One fault injector per replica host thread, i.e. per node. */
+  const INJECTORS = 3;
 
   before(async () => {
     cluster = await CairnCluster.start({ nodes: 3, partitions: PARTITIONS, replicas: 3, flags: ['--fault-injection'] });

@@ -125,6 +125,10 @@ describe('LogStore on LMDB', () => {
     }
 
     beforeEach(async () => {
+      // No entry cache: these reads must come from disk, where the corruption is.
+      const path = store.environment.path;
+      await stores.close(store);
+      store = await stores.open({ path, entryCacheEntries: 0 });
       const entries = [1, 2, 3].map((index) => entry(index, 1, Buffer.from(`payload of entry ${index}`)));
       await store.log.persist({ entries });
     });

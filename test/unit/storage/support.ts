@@ -32,8 +32,9 @@ export class OpenStores {
   readonly dirs = new TempDirs();
   private readonly stores = new Set<ReplicaStore>();
 
-  async open(options: { path?: string; confState?: ConfState; durability?: DurabilityMode } = {}): Promise<ReplicaStore> {
+  async open(options: { path?: string; confState?: ConfState; durability?: DurabilityMode; entryCacheEntries?: number } = {}): Promise<ReplicaStore> {
     const store = await ReplicaStore.open({
+      entryCacheEntries: options.entryCacheEntries,
       path: options.path ?? join(this.dirs.make(), 'replica'),
       bootstrapConfState: options.confState ?? VOTERS_THREE,
       durability: options.durability ?? 'syncCommit',
