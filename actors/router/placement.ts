@@ -133,6 +133,26 @@ export function pickReplacement(
   };
 }
 
+/**
+ * The first `count` nodes of `partitionId`'s preference list that `accept`
+ * admits, in preference order (fewer if not enough are admitted). The
+ * controller uses it to compute a partition's target nodes when some nodes
+ * are down, full or draining: the rejected nodes keep their ring points, so
+ * the walk, and therefore the answer for the others, stays stable
+ * (pickReplacement is the special case "skip holders and down nodes").
+ */
+export function preferredNodes(
+  partitionId: string,
+  nodes: readonly NodeSpec[] | HashRing,
+  count: number,
+  accept: (nodeId: string) => boolean,
+  options?: RingOptions,
+): string[] {
+  validatePartitionIds([partitionId]);
+  validateReplicaCount(count);
+  return asRing(nodes, options).walk(hashString(partitionId), count, accept);
+}
+
 /** Replicas held per node, keyed in node id order (every node appears, possibly with 0). */
 export function replicaCountsByNode(placement: Placement, nodes: readonly NodeSpec[] | HashRing): Map<string, number> {
   const nodeList = nodes instanceof HashRing ? nodes.members() : nodes;
