@@ -66,8 +66,23 @@ export interface UpOptions {
   readyTimeoutMs: number;
 }
 
+/** Operator commands: they read the cluster status and talk to a node's control subject. */
+export type AdminAction =
+  | { kind: 'nodes-list' }
+  | { kind: 'drain' | 'undrain'; node: string }
+  | { kind: 'partitions-list' }
+  | { kind: 'stop' | 'start'; partition: number; node: string }
+  | { kind: 'transfer'; partition: number; node: string };
+
+export interface AdminCommand {
+  name: 'admin';
+  action: AdminAction;
+  client: ClientFlags;
+}
+
 export type Command =
   | ClientCommand
+  | AdminCommand
   | { name: 'supervisor'; options: SupervisorOptions }
   | { name: 'up'; options: UpOptions }
   /** `--help` of any command, `cairn help [command]`: print `text` on stdout, exit 0. */
@@ -224,6 +239,69 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
     build: (values, positionals, env) => {
       const [key, value] = exactPositionals(positionals, ['KEY', 'VALUE']);
       return { name: 'cas', key: key!, value: value!, expected: casExpectation(values), client: clientFlags(values, env) };
+    },
+  },
+  nodes: {
+    summary: 'list nodes, or drain / undrain one: cairn nodes list | drain NODE | undrain NODE',
+    usage: `Usage: cairn nodes list | drain NODE | undrain NODE [options]
+
+  list           every node: pid, uptime, replicas, leaders, restarts, drained, stopped and failed replicas
+  drain NODE     NODE hands every partition leadership it holds to another replica and keeps doing so;
+                 its replicas keep voting and replicating (use it before maintenance). Lasts until
+                 "undrain" or until NODE's supervisor restarts.
+  undrain NODE   NODE's replicas may lead again\n${CLIENT_HELP}`,
+    options: CLIENT_OPTIONS,
+    build: (values, positionals, env) => {
+      const [verb, ...rest] = positionals;
+      const client = clientFlags(values, env);
+      if (verb === 'list') {
+        exactPositionals(rest, []);
+        return { name: 'admin', action: { kind: 'nodes-list' }, client };
+      }
+      if (verb === 'drain' || verb === 'undrain') {
+        const [node] = exactPositionals(rest, ['NODE']);
+        return { name: 'admin', action: { kind: verb, node: nodeIdOf(node!, 'NODE') }, client };
+      }
+      throw new UsageError('expected "list", "drain NODE" or "undrain NODE"');
+    },
+  },
+  partitions: {
+    summary: 'list partitions, or stop / start one replica: cairn partitions list | stop P --node N | start P --node N',
+    usage: `Usage: cairn partitions list | stop P --node NODE | start P --node NODE [options]
+
+  list                 every partition: leader, replicas with role, term, commit, applied and lag
+  stop P --node NODE   stop NODE's replica of partition P for maintenance (leadership handed over first,
+                       writes flushed); the partition keeps serving on its other replicas
+  start P --node NODE  start it again; it catches up from the leader (by snapshot if it fell far behind)\n${CLIENT_HELP}`,
+    options: { ...CLIENT_OPTIONS, node: { type: 'string' } },
+    build: (values, positionals, env) => {
+      const [verb, ...rest] = positionals;
+      const client = clientFlags(values, env);
+      if (verb === 'list') {
+        exactPositionals(rest, []);
+        return { name: 'admin', action: { kind: 'partitions-list' }, client };
+      }
+      if (verb === 'stop' || verb === 'start') {
+        const [partition] = exactPositionals(rest, ['P']);
+        const node = nodeIdOf(requiredString(values, 'node'), '--node');
+        return { name: 'admin', action: { kind: verb, partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client };
+      }
+      throw new UsageError('expected "list", "stop P --node NODE" or "start P --node NODE"');
+    },
+  },
+  leader: {
+    summary: "move a partition's leadership: cairn leader transfer P --to NODE",
+    usage: `Usage: cairn leader transfer P --to NODE [options]
+
+Hands partition P's leadership to its replica on NODE (Raft leader transfer: the leader brings NODE's
+replica up to date, then tells it to campaign at once). Fails if NODE holds no replica of P or its
+replica does not take over in time.\n${CLIENT_HELP}`,
+    options: { ...CLIENT_OPTIONS, to: { type: 'string' } },
+    build: (values, positionals, env) => {
+      const [verb, partition] = exactPositionals(positionals, ['transfer', 'P']);
+      if (verb !== 'transfer') throw new UsageError('expected "transfer P --to NODE"');
+      const node = nodeIdOf(requiredString(values, 'to'), '--to');
+      return { name: 'admin', action: { kind: 'transfer', partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client: clientFlags(values, env) };
     },
   },
   status: {

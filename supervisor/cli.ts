@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { EXIT_ERROR, EXIT_OK, EXIT_USAGE, parseCommandLine, usageOf } from './args';
 import type { Environment } from './args';
 import { runClientCommand } from './clientCommands';
+import { runAdminCommand } from './adminCommands';
 import type { Output } from './clientCommands';
 import type { SupervisorOptions } from './options';
 import type { SupervisorHandle } from './supervisor';
@@ -33,6 +34,8 @@ export async function main(argv: readonly string[], env: Environment, output: Ou
       return runSupervisor(command.options, output);
     case 'up':
       return runUp(command.options, output);
+    case 'admin':
+      return runAdminCommand(command, output);
     default:
       return runClientCommand(command, output);
   }

@@ -187,7 +187,7 @@ function lagOf(partition: PartitionStatus, replica: ReplicaStatus): string {
   return lag === undefined ? '-' : String(lag);
 }
 
-function formatTable(rows: string[][]): string {
+export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ').trimEnd()).join('\n');
 }

@@ -28,6 +28,10 @@ export interface NodeStatus {
   restarts: number;
   /** Actors that stopped for good (e.g. a corrupt log) and the error that stopped them. */
   failed: { actor: string; error: string }[];
+  /** Replicas stopped by an operator (`cairn partitions stop`). */
+  stopped?: string[];
+  /** The node hands every leadership away (`cairn nodes drain`). */
+  drained?: boolean;
 }
 
 export interface PartitionStatus {

@@ -12,6 +12,7 @@ import { ReplicaHostOptions, ReplicaSlotInfo } from '../actors/replica/host';
 import { RouterOptions } from '../actors/router/router';
 import { ActorHost } from './actorHost';
 import { startHttpGateway } from './httpGateway';
+import { serveNodeControl } from './nodeControl';
 import { defaultRegistry } from './metrics';
 import { SupervisorOptions } from './options';
 import { ClusterStatus, NodeStatus, ReplicaStatus } from './statusTypes';
@@ -67,18 +68,21 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const handle: SupervisorHandle = { replicas, router, stop: async () => undefined };
   const nodeStatus = async (): Promise<NodeStatus> => {
     const slots = (await replicas.call<{ ok: boolean; replicas: ReplicaSlotInfo[] }>('replicas'))?.replicas ?? [];
+    const drained = (await replicas.call<{ ok: boolean; drained: boolean }>('drained'))?.drained ?? false;
     return {
       id: options.nodeId,
       pid: process.pid,
       httpPort: handle.httpPort,
       uptimeMs: Date.now() - startedAt,
-      replicas: slots.filter((slot) => slot.state !== 'failed').length,
+      replicas: slots.filter((slot) => slot.state !== 'failed' && slot.state !== 'stopped').length,
       restarts: replicas.restarts + router.restarts + slots.reduce((sum, slot) => sum + slot.restarts, 0),
       failed: slots.filter((slot) => slot.state === 'failed').map((slot) => ({ actor: slot.actor, error: slot.lastError ?? 'unknown' })),
+      stopped: slots.filter((slot) => slot.state === 'stopped').map((slot) => slot.actor),
+      drained,
     };
   };
   serveNodeStatus(nc, options.prefix, nodeStatus);
-  serveDrills(nc, options, replicas, replicaOptions.map((replica) => `p${replica.partition}/r${replica.replica}`), log);
+  serveNodeControl(nc, options.prefix, options.nodeId, replicas, replicaOptions.map((replica) => `p${replica.partition}/r${replica.replica}`), log);
   const refreshMetrics = registerMetrics(replicas, router);
   const http = options.httpPort === undefined ? undefined : await startGateway(nc, options, refreshMetrics);
   handle.httpPort = http?.port;
@@ -106,31 +110,6 @@ function serveNodeStatus(nc: NatsConnection, prefix: string, status: () => Promi
 }
 
 /** Gauges refreshed on every scrape from the actors themselves. */
-/**
- * Fault drills on `<prefix>.ctl.node-<nodeId>`: {"command":"crash","actor":"p0/r1"} makes that actor throw,
- * as a bug would, so operators and tests can watch the supervisor restart it.
- */
-function serveDrills(nc: NatsConnection, options: SupervisorOptions, replicas: ActorHost, actors: string[], log: (line: string) => void): void {
-  nc.subscribe(subjects(options.prefix).control(`node-${options.nodeId}`), {
-    callback: (_, message) => {
-      let answer: object;
-      try {
-        const request = JSON.parse(Buffer.from(message.data).toString()) as { command?: unknown; actor?: unknown };
-        const actor = typeof request.actor === 'string' && actors.includes(request.actor) ? request.actor : undefined;
-        if (request.command !== 'crash' || !actor) answer = { error: { code: 'BAD_REQUEST', message: 'expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node' } };
-        else {
-          log(`drill: crashing ${actor}`);
-          void replicas.call('crash', actor);
-          answer = { ok: true };
-        }
-      } catch {
-        answer = { error: { code: 'BAD_REQUEST', message: 'body must be JSON' } };
-      }
-      if (message.reply) message.respond(Buffer.from(JSON.stringify(answer)));
-    },
-  });
-}
-
 function registerMetrics(replicas: ActorHost, router: ActorHost): () => Promise<void> {
   const restarts = defaultRegistry.gauge('cairn_actor_restarts', 'Worker restarts since the supervisor started', ['actor']);
   const up = defaultRegistry.gauge('cairn_actor_up', '1 when the actor is running', ['actor']);

@@ -119,8 +119,17 @@ class ReplicaSlot {
   }
 }
 
+/** Answers of the operator commands (`cairn partitions stop|start`, `cairn leader transfer`, `cairn nodes drain`). */
+export type AdminResult = { ok: true; message: string } | { ok: false; error: { code: AdminErrorCode; message: string } };
+export type AdminErrorCode = 'NOT_FOUND' | 'NOT_LEADER' | 'CONFLICT' | 'TIMEOUT';
+
+/** How often a drained host looks for leaders to hand away (a replica may win an election meanwhile). */
+const DRAIN_CHECK_MS = 500;
+const TRANSFER_TIMEOUT_MS = 3_000;
+
 export class ReplicaHost {
   private readonly slots = new Map<string, ReplicaSlot>();
+  private drainTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -167,8 +176,82 @@ export class ReplicaHost {
     return true;
   }
 
+  private slotOf(partition: number): ReplicaSlot | undefined {
+    for (const slot of this.slots.values()) if (slot.options.partition === partition) return slot;
+    return undefined;
+  }
+
+  /** Maintenance: stop one replica cleanly (leadership handed over, writes flushed); the group keeps its other replicas. */
+  async stopReplica(partition: number): Promise<AdminResult> {
+    const slot = this.slotOf(partition);
+    if (!slot) return { ok: false, error: { code: 'NOT_FOUND', message: `no replica of partition ${partition} on this node` } };
+    if (slot.state === 'stopped') return { ok: false, error: { code: 'CONFLICT', message: `${slot.name} is already stopped` } };
+    if (slot.state === 'failed') return { ok: false, error: { code: 'CONFLICT', message: `${slot.name} failed for good (${slot.lastError}); repair it first` } };
+    await slot.stop();
+    return { ok: true, message: `stopped ${slot.name}` };
+  }
+
+  async startReplica(partition: number): Promise<AdminResult> {
+    const slot = this.slotOf(partition);
+    if (!slot) return { ok: false, error: { code: 'NOT_FOUND', message: `no replica of partition ${partition} on this node` } };
+    if (slot.state !== 'stopped') return { ok: false, error: { code: 'CONFLICT', message: `${slot.name} is ${slot.state}, not stopped` } };
+    await slot.start();
+    if ((slot.state as ReplicaSlotState) !== 'running') return { ok: false, error: { code: 'CONFLICT', message: `${slot.name} did not start: ${slot.lastError}` } };
+    return { ok: true, message: `started ${slot.name}` };
+  }
+
+  /** Hands the leadership of `partition`, led here, to its replica on `targetNode`. */
+  async transferTo(partition: number, targetNode: string): Promise<AdminResult> {
+    const slot = this.slotOf(partition);
+    const replica = slot?.replica;
+    if (!slot || !replica) return { ok: false, error: { code: 'NOT_FOUND', message: `no running replica of partition ${partition} on this node` } };
+    const entry = Object.entries(slot.options.nodeOfReplica).find(([, node]) => node === targetNode);
+    if (!entry) return { ok: false, error: { code: 'NOT_FOUND', message: `partition ${partition} has no replica on node ${targetNode}` } };
+    const target = Number(entry[0]);
+    if (target === slot.options.replica) return { ok: true, message: `partition ${partition} is already led by ${targetNode}` };
+    if (replica.status().role !== 'leader') return { ok: false, error: { code: 'NOT_LEADER', message: `${slot.name} does not lead partition ${partition}` } };
+    const moved = await replica.transferLeadership(TRANSFER_TIMEOUT_MS, target);
+    if (!moved) return { ok: false, error: { code: 'TIMEOUT', message: `r${target}@${targetNode} did not take over within ${TRANSFER_TIMEOUT_MS} ms (is it caught up and healthy?)` } };
+    return { ok: true, message: `partition ${partition}: leadership moved to r${target}@${targetNode}` };
+  }
+
+  /**
+   * Drain: this node hands every leadership it holds to another voter and keeps doing so (a replica can
+   * win a later election), while its replicas keep voting and replicating. Leadership stays here only
+   * where no other voter can take it, so a drained node never makes a partition unavailable.
+   */
+  async setDrained(drained: boolean): Promise<AdminResult> {
+    if (!drained) {
+      if (this.drainTimer) clearInterval(this.drainTimer);
+      this.drainTimer = undefined;
+      return { ok: true, message: 'undrained: replicas here may lead again' };
+    }
+    if (!this.drainTimer) this.drainTimer = setInterval(() => void this.handLeadershipAway(), DRAIN_CHECK_MS);
+    const kept = await this.handLeadershipAway();
+    return { ok: true, message: kept.length === 0 ? 'drained: no partition is led here' : `drained, still leading ${kept.join(' ')} (no other voter could take over yet; retrying)` };
+  }
+
+  private handing = false;
+
+  private async handLeadershipAway(): Promise<string[]> {
+    if (this.handing) return [];
+    this.handing = true;
+    try {
+      const leading = [...this.slots.values()].filter((slot) => slot.replica?.status().role === 'leader');
+      const moved = await Promise.all(leading.map((slot) => slot.replica!.transferLeadership(TRANSFER_TIMEOUT_MS)));
+      return leading.filter((_, i) => !moved[i]).map((slot) => slot.name);
+    } finally {
+      this.handing = false;
+    }
+  }
+
+  get drained(): boolean {
+    return this.drainTimer !== undefined;
+  }
+
   /** Clean shutdown: every replica hands over leadership and flushes, then the connection drains. */
   async stop(): Promise<void> {
+    if (this.drainTimer) clearInterval(this.drainTimer);
     await Promise.all([...this.slots.values()].map((slot) => slot.stop()));
     this.mux.flush();
     this.mux.close();

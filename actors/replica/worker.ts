@@ -3,7 +3,7 @@
 
 import { workerData } from 'node:worker_threads';
 import { ControlResult, crash, serveControl } from '../workerControl';
-import { ReplicaHost, ReplicaHostOptions, ReplicaSlotInfo } from './host';
+import { AdminResult, ReplicaHost, ReplicaHostOptions, ReplicaSlotInfo } from './host';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 
 const started = ReplicaHost.start(workerData as ReplicaHostOptions);
@@ -28,6 +28,21 @@ serveControl({
     const host = await started;
     if (!host.crash(actor)) return { ok: false, error: { code: 'NOT_FOUND', message: `no replica ${actor} on this node` } };
     return { ok: true };
+  },
+  async stopReplica(partition: number): Promise<AdminResult> {
+    return (await started).stopReplica(partition);
+  },
+  async startReplica(partition: number): Promise<AdminResult> {
+    return (await started).startReplica(partition);
+  },
+  async transferTo(partition: number, node: string): Promise<AdminResult> {
+    return (await started).transferTo(partition, node);
+  },
+  async setDrained(drained: boolean): Promise<AdminResult> {
+    return (await started).setDrained(drained);
+  },
+  async drained(): Promise<ControlResult<{ drained: boolean }>> {
+    return { ok: true, drained: (await started).drained };
   },
   async stop(): Promise<ControlResult> {
     await (await started).stop();

@@ -6,7 +6,7 @@
 // both indeterminate.
 
 import { randomBytes } from 'node:crypto';
-import { connect, ErrorCode as NatsErrorCode, Msg, NatsConnection } from 'nats';
+import { connect, ErrorCode as NatsErrorCode, Msg, NatsConnection, Subscription } from 'nats';
 import { ErrorCode, encodeError, parseRequest, Operation } from '../../bus/protocol';
 import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { PartitionMap } from './layout';
@@ -40,6 +40,9 @@ export class Router {
   /** Unique per router start: request ids must never repeat across routers or restarts. */
   private readonly idPrefix = randomBytes(9).toString('base64url');
   private requestCount = 0;
+  private readonly subscriptions: Subscription[] = [];
+  /** Requests being routed: a clean stop answers them before it closes the connection. */
+  private readonly inflight = new Set<Promise<void>>();
 
   private constructor(private readonly options: RouterOptions, private readonly nc: NatsConnection) {
     this.subjects = subjects(options.prefix);
@@ -58,15 +61,20 @@ export class Router {
     const s = this.subjects;
     const routes: [string, Operation][] = [[s.kvPut, 'put'], [s.kvGet, 'get'], [s.kvDel, 'del'], [s.kvCas, 'cas']];
     for (const [subject, op] of routes) {
-      this.nc.subscribe(subject, { queue: ROUTER_QUEUE_GROUP, callback: (_, message) => void this.guard(message, () => this.route(op, message)) });
+      this.subscriptions.push(this.nc.subscribe(subject, { queue: ROUTER_QUEUE_GROUP, callback: (_, message) => this.track(this.guard(message, () => this.route(op, message))) }));
     }
-    this.nc.subscribe(s.clusterStatus, {
+    this.subscriptions.push(this.nc.subscribe(s.clusterStatus, {
       queue: ROUTER_QUEUE_GROUP,
-      callback: (_, message) => void this.guard(message, async () => {
+      callback: (_, message) => this.track(this.guard(message, async () => {
         const status = await gatherClusterStatus(this.nc, this.subjects, this.options.partitions * this.options.replicas);
         this.reply(message, Buffer.from(JSON.stringify(status)));
-      }),
-    });
+      })),
+    }));
+  }
+
+  private track(handling: Promise<void>): void {
+    this.inflight.add(handling);
+    void handling.finally(() => this.inflight.delete(handling));
   }
 
   /** A handler must never throw: an exception can end a NATS subscription silently. */
@@ -131,7 +139,10 @@ export class Router {
     }
   }
 
+  /** Clean stop: take no new requests (the queue group's other routers get them), finish the ones in hand. */
   async stop(): Promise<void> {
+    await Promise.all(this.subscriptions.map((subscription) => subscription.drain().catch(() => undefined)));
+    await Promise.all([...this.inflight]);
     await this.nc.drain().catch(() => undefined);
   }
 }

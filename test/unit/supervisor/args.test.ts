@@ -68,6 +68,16 @@ describe('supervisor/args', () => {
       ['huge timeout', ['get', 'k', '--timeout', '600001'], /--timeout must be an integer in 1\.\.600000/],
       ['value starting with a dash', ['put', 'k', '-5'], /Unknown option '-5'/],
       ['bad prefix on a client command', ['get', 'k', '--prefix', 'a b'], /--prefix/],
+      // operator commands
+      ['nodes without a verb', ['nodes'], /expected "list", "drain NODE" or "undrain NODE"/],
+      ['nodes drain without a node', ['nodes', 'drain'], /missing NODE/],
+      ['nodes drain with a bad node id', ['nodes', 'drain', 'n.1'], /NODE "n.1" must be/],
+      ['nodes list with an extra argument', ['nodes', 'list', 'x'], /unexpected argument "x"/],
+      ['partitions stop without --node', ['partitions', 'stop', '1'], /--node is required/],
+      ['partitions stop of a non-number', ['partitions', 'stop', 'one', '--node', 'n1'], /P must be an integer/],
+      ['partitions with an unknown verb', ['partitions', 'move', '1'], /expected "list", "stop P --node NODE"/],
+      ['leader without transfer', ['leader', 'move', '1', '--to', 'n1'], /expected "transfer P --to NODE"/],
+      ['leader transfer without --to', ['leader', 'transfer', '1'], /--to is required/],
     ];
     for (const [name, argv, message] of cases) {
       it(name, () => {
@@ -149,6 +159,17 @@ describe('supervisor/args', () => {
       expect(parsed(['put', 'k', ''])).to.include({ value: '' });
       expect(parsed(['del', '__proto__'])).to.include({ name: 'del', key: '__proto__' });
       expect(parsed(['status', '--prefix', 'other'])).to.have.nested.property('client.prefix', 'other');
+    });
+
+    it('operator commands: nodes, partitions, leader', () => {
+      const client = { natsUrl: DEFAULT_NATS_URL, prefix: 'cairn', timeoutMs: DEFAULT_TIMEOUT_MS, json: false };
+      expect(parsed(['nodes', 'list'])).to.deep.equal({ name: 'admin', action: { kind: 'nodes-list' }, client });
+      expect(parsed(['nodes', 'drain', 'n2', '--json'])).to.deep.equal({ name: 'admin', action: { kind: 'drain', node: 'n2' }, client: { ...client, json: true } });
+      expect(parsed(['nodes', 'undrain', 'n2'])).to.have.deep.property('action', { kind: 'undrain', node: 'n2' });
+      expect(parsed(['partitions', 'list'])).to.have.deep.property('action', { kind: 'partitions-list' });
+      expect(parsed(['partitions', 'stop', '3', '--node', 'n1'])).to.have.deep.property('action', { kind: 'stop', partition: 3, node: 'n1' });
+      expect(parsed(['partitions', 'start', '--node', 'n1', '0'])).to.have.deep.property('action', { kind: 'start', partition: 0, node: 'n1' });
+      expect(parsed(['leader', 'transfer', '5', '--to', 'n3'])).to.have.deep.property('action', { kind: 'transfer', partition: 5, node: 'n3' });
     });
 
     it('cas: the three expectations', () => {

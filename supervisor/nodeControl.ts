@@ -1,0 +1,89 @@
+// The node's control subject, `<prefix>.ctl.node-<nodeId>`: operator commands and fault drills for the
+// replicas this supervisor hosts. Requests and replies are JSON; every reply is {"ok":true,"message":M}
+// or {"ok":false,"error":{"code":C,"message":M}}.
+//
+//   {"command":"stop","partition":P}                 stop this node's replica of P (maintenance)
+//   {"command":"start","partition":P}                start it again; it catches up from the leader
+//   {"command":"transfer","partition":P,"to":NODE}   hand P's leadership (held here) to its replica on NODE
+//   {"command":"drain"} / {"command":"undrain"}      hand every leadership away and keep it away / stop doing so
+//   {"command":"crash","actor":"p<P>/r<R>"}          fault drill: that replica fails as a bug would
+
+import type { NatsConnection } from 'nats';
+import { subjects } from '../bus/subjects';
+import type { AdminResult } from '../actors/replica/host';
+import type { ActorHost } from './actorHost';
+
+export type NodeCommand =
+  | { command: 'stop' | 'start'; partition: number }
+  | { command: 'transfer'; partition: number; to: string }
+  | { command: 'drain' | 'undrain' }
+  | { command: 'crash'; actor: string };
+
+type Refusal = { ok: false; error: { code: string; message: string } };
+
+const bad = (message: string): Refusal => ({ ok: false, error: { code: 'BAD_REQUEST', message } });
+
+/** Validates a decoded request body; pure. */
+export function parseNodeCommand(body: unknown, actors: readonly string[]): { ok: true; command: NodeCommand } | Refusal {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return bad('body must be a JSON object');
+  const request = body as Record<string, unknown>;
+  const partitionOk = Number.isSafeInteger(request.partition) && (request.partition as number) >= 0;
+  switch (request.command) {
+    case 'stop':
+    case 'start':
+      if (!partitionOk) return bad(`${request.command} needs "partition", a non-negative integer`);
+      return { ok: true, command: { command: request.command, partition: request.partition as number } };
+    case 'transfer':
+      if (!partitionOk) return bad('transfer needs "partition", a non-negative integer');
+      if (typeof request.to !== 'string' || request.to.length === 0) return bad('transfer needs "to", the node to hand leadership to');
+      return { ok: true, command: { command: 'transfer', partition: request.partition as number, to: request.to } };
+    case 'drain':
+    case 'undrain':
+      return { ok: true, command: { command: request.command } };
+    case 'crash':
+      if (typeof request.actor !== 'string' || !actors.includes(request.actor)) return bad('expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node');
+      return { ok: true, command: { command: 'crash', actor: request.actor } };
+    default:
+      return bad('"command" must be one of stop, start, transfer, drain, undrain, crash');
+  }
+}
+
+export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: string, replicas: ActorHost, actors: readonly string[], log: (line: string) => void): void {
+  nc.subscribe(subjects(prefix).control(`node-${nodeId}`), {
+    callback: (_, message) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.from(message.data).toString());
+      } catch {
+        body = undefined;
+      }
+      const parsed = parseNodeCommand(body, actors);
+      const answer = parsed.ok ? execute(parsed.command, replicas, log) : Promise.resolve(parsed);
+      void answer.then((reply) => {
+        if (message.reply) message.respond(Buffer.from(JSON.stringify(reply)));
+      });
+    },
+  });
+}
+
+async function execute(command: NodeCommand, replicas: ActorHost, log: (line: string) => void): Promise<AdminResult | Refusal> {
+  log(`control: ${JSON.stringify(command)}`);
+  const answer = await callHost(command, replicas);
+  return answer ?? { ok: false, error: { code: 'UNAVAILABLE', message: 'the replica host is not running (restarting?); try again' } };
+}
+
+function callHost(command: NodeCommand, replicas: ActorHost): Promise<AdminResult | Refusal | undefined> {
+  switch (command.command) {
+    case 'stop':
+      return replicas.call<AdminResult>('stopReplica', command.partition);
+    case 'start':
+      return replicas.call<AdminResult>('startReplica', command.partition);
+    case 'transfer':
+      return replicas.call<AdminResult>('transferTo', command.partition, command.to);
+    case 'drain':
+    case 'undrain':
+      return replicas.call<AdminResult>('setDrained', command.command === 'drain');
+    case 'crash':
+      return replicas.call<{ ok: true } | Refusal>('crash', command.actor).then((reply) => reply && (reply.ok ? { ok: true, message: `crashed ${command.actor}` } : reply));
+  }
+}

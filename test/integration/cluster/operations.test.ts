@@ -1,0 +1,140 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { CairnCluster } from '../../support/cairnCluster';
+import type { ClusterStatus } from '../../../supervisor/statusTypes';
+
+const CLI = join(__dirname, '..', '..', '..', 'supervisor', 'cli.js');
+
+function cairn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Writes in a loop and records every failure: operator commands must not make a client request fail. */
+function startWriter(cluster: CairnCluster) {
+  const acknowledged = new Map<string, string>();
+  const errors: string[] = [];
+  let running = true;
+  let count = 0;
+  const loops = Array.from({ length: 4 }, async (_, loop) => {
+    for (let i = 0; running; i++) {
+      const key = `ops-${loop}-${i % 25}`;
+      try {
+        await cluster.kv.put(key, `${i}`);
+        acknowledged.set(key, `${i}`);
+        count++;
+      } catch (error) {
+        errors.push(String(error));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  });
+  return {
+    acknowledged,
+    errors,
+    get count() {
+      return count;
+    },
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+const leadersOn = (status: ClusterStatus, node: string) => status.partitions.filter((partition) => partition.leader?.node === node).length;
+
+describe('operator commands: cairn nodes / partitions / leader (3 supervisor processes)', function () {
+  this.timeout(180_000);
+  let cluster: CairnCluster;
+  let nats: string[];
+  let writer: ReturnType<typeof startWriter> | undefined;
+
+  before(async () => {
+    cluster = await CairnCluster.start({ partitions: 4 });
+    nats = ['--nats', cluster.natsUrl];
+  });
+  afterEach(async () => {
+    await writer?.stop();
+    writer = undefined;
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('leader transfer moves a partition to the named node; clients see no error', async () => {
+    writer = startWriter(cluster);
+    const before = await cluster.waitHealthy();
+    const leader = before.partitions[1].leader!;
+    const target = before.partitions[1].replicas.find((replica) => replica.node !== leader.node)!.node;
+    const run = await cairn(['leader', 'transfer', '1', '--to', target, ...nats]);
+    expect(run, run.stderr).to.include({ code: 0 });
+    expect(run.stdout).to.contain(`moved to r`).and.contain(`@${target}`);
+    await cluster.until(async () => (await cluster.status()).partitions[1].leader?.node === target, 10_000, 'the status to show the new leader');
+    await cluster.until(() => writer!.count > 50, 30_000, 'writes after the transfer');
+    await writer.stop();
+    expect(writer.errors).to.deep.equal([]);
+
+    const refused = await cairn(['leader', 'transfer', '1', '--to', 'n9', ...nats]);
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.match(/NOT_FOUND: partition 1 has no running replica on n9/);
+  });
+
+  it('partitions stop / start: the group keeps serving on two replicas, the restarted one catches up', async () => {
+    writer = startWriter(cluster);
+    const stop = await cairn(['partitions', 'stop', '2', '--node', 'n2', ...nats]);
+    expect(stop, stop.stderr).to.include({ code: 0 });
+    expect(stop.stdout).to.match(/^stopped p2\/r\d\n$/);
+    const stopped = await cluster.status();
+    expect(stopped.partitions[2].replicas.map((replica) => replica.node)).to.not.include('n2');
+    expect(stopped.nodes.find((node) => node.id === 'n2')!.stopped).to.have.length(1);
+    const again = await cairn(['partitions', 'stop', '2', '--node', 'n2', '--json', ...nats]);
+    expect(again.code).to.equal(1);
+    expect(JSON.parse(again.stderr)).to.deep.include({ ok: false }).and.have.nested.property('error.code', 'CONFLICT');
+
+    const countAtStop = writer.count;
+    await cluster.until(() => writer!.count > countAtStop + 100, 30_000, 'writes while a replica is stopped');
+    const start = await cairn(['partitions', 'start', '2', '--node', 'n2', ...nats]);
+    expect(start, start.stderr).to.include({ code: 0 });
+    await writer.stop();
+    expect(writer.errors).to.deep.equal([]);
+    await cluster.until(async () => {
+      const partition = (await cluster.status()).partitions[2];
+      const commits = partition.replicas.map((replica) => replica.applied);
+      return partition.replicas.length === 3 && new Set(commits).size === 1;
+    }, 30_000, 'the restarted replica to catch up');
+  });
+
+  it('nodes drain moves every leadership off a node and keeps it off; undrain lifts it; list shows it', async () => {
+    writer = startWriter(cluster);
+    const drain = await cairn(['nodes', 'drain', 'n1', ...nats]);
+    expect(drain, drain.stderr).to.include({ code: 0 });
+    await cluster.until(async () => leadersOn(await cluster.status(), 'n1') === 0, 20_000, 'n1 to lead nothing');
+    // A new election must not hand leadership back to a drained node: bounce n3's replicas.
+    await cluster.kill('n3', 'SIGTERM');
+    await cluster.restart('n3');
+    const settled = await cluster.waitHealthy();
+    await cluster.until(async () => leadersOn(await cluster.status(), 'n1') === 0, 20_000, 'n1 to stay leaderless');
+    expect(settled.nodes.find((node) => node.id === 'n1')!.drained).to.equal(true);
+    const list = await cairn(['nodes', 'list', ...nats]);
+    expect(list.stdout).to.match(/^n1 .* yes /m);
+    const json = JSON.parse((await cairn(['nodes', 'list', '--json', ...nats])).stdout) as { nodes: { id: string }[] };
+    expect(json.nodes.map((node) => node.id).sort()).to.deep.equal(['n1', 'n2', 'n3']);
+    await writer.stop();
+    expect(writer.errors).to.deep.equal([]);
+
+    expect((await cairn(['nodes', 'undrain', 'n1', ...nats])).code).to.equal(0);
+    expect((await cluster.status()).nodes.find((node) => node.id === 'n1')!.drained).to.equal(false);
+    const partitions = await cairn(['partitions', 'list', ...nats]);
+    expect(partitions.stdout).to.match(/^PARTITION/);
+    for (const [key, value] of writer.acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);
+  });
+});
