@@ -55,6 +55,9 @@ export class ActorHost {
       exitError = error;
       this.lastError = `${error.name}: ${error.message}`;
       this.options.log(`${this.options.name} crashed: ${this.lastError}`);
+      // A thread that holds native resources (LMDB environments, sockets) can linger after an uncaught
+      // error without ever emitting 'exit'; end it so the restart below happens.
+      void worker.terminate();
     });
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.once('exit', (code) => this.onExit(worker, code, exitError));

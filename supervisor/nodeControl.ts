@@ -7,6 +7,7 @@
 //   {"command":"transfer","partition":P,"to":NODE}   hand P's leadership (held here) to its replica on NODE
 //   {"command":"drain"} / {"command":"undrain"}      hand every leadership away and keep it away / stop doing so
 //   {"command":"crash","actor":"p<P>/r<R>"}          fault drill: that replica fails as a bug would
+//   {"command":"crash","actor":"replicas"}           fault drill: the whole replica host thread dies
 
 import type { NatsConnection } from 'nats';
 import { subjects } from '../bus/subjects';
@@ -17,7 +18,8 @@ export type NodeCommand =
   | { command: 'stop' | 'start'; partition: number }
   | { command: 'transfer'; partition: number; to: string }
   | { command: 'drain' | 'undrain' }
-  | { command: 'crash'; actor: string };
+  | { command: 'crash'; actor: string }
+  | { command: 'crash-thread' };
 
 type Refusal = { ok: false; error: { code: string; message: string } };
 
@@ -41,7 +43,8 @@ export function parseNodeCommand(body: unknown, actors: readonly string[]): { ok
     case 'undrain':
       return { ok: true, command: { command: request.command } };
     case 'crash':
-      if (typeof request.actor !== 'string' || !actors.includes(request.actor)) return bad('expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node');
+      if (request.actor === 'replicas') return { ok: true, command: { command: 'crash-thread' } };
+      if (typeof request.actor !== 'string' || !actors.includes(request.actor)) return bad('expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node, or "actor":"replicas"');
       return { ok: true, command: { command: 'crash', actor: request.actor } };
     default:
       return bad('"command" must be one of stop, start, transfer, drain, undrain, crash');
@@ -85,5 +88,9 @@ function callHost(command: NodeCommand, replicas: ActorHost): Promise<AdminResul
       return replicas.call<AdminResult>('setDrained', command.command === 'drain');
     case 'crash':
       return replicas.call<{ ok: true } | Refusal>('crash', command.actor).then((reply) => reply && (reply.ok ? { ok: true, message: `crashed ${command.actor}` } : reply));
+    case 'crash-thread':
+      // The thread dies before it can answer; the answer is that the drill was started.
+      void replicas.call('crashThread');
+      return Promise.resolve({ ok: true, message: 'crashing the replica host thread' });
   }
 }

@@ -29,6 +29,11 @@ serveControl({
     if (!host.crash(actor)) return { ok: false, error: { code: 'NOT_FOUND', message: `no replica ${actor} on this node` } };
     return { ok: true };
   },
+  /** Fault drill: the whole thread dies with an uncaught error, and the supervisor must restart it. */
+  async crashThread(): Promise<ControlResult> {
+    crash(new Error('crash of the replica host thread requested by the supervisor (fault drill)'));
+    return { ok: true };
+  },
   async stopReplica(partition: number): Promise<AdminResult> {
     return (await started).stopReplica(partition);
   },

@@ -123,22 +123,44 @@ describe('failover with real supervisor processes', function () {
     await expectAllReadable(cluster, writer.acknowledged);
   });
 
-  it('a worker thread that throws is restarted by its supervisor and catches up; clients only retry', async () => {
+  it('a replica actor that throws is restarted inside its host and catches up; clients only retry', async () => {
     const status = await cluster.waitHealthy();
     const leader = status.partitions[0].leader!;
     const writer = startWriter(cluster, 'crash');
     await cluster.until(() => writer.count > 100, 30_000, 'writes before the crash');
     const drill = await cluster.nc.request(`cairn.ctl.node-${leader.node}`, Buffer.from(JSON.stringify({ command: 'crash', actor: `p0/r${leader.replica}` })), { timeout: 5_000 });
-    expect(JSON.parse(Buffer.from(drill.data).toString())).to.deep.equal({ ok: true });
+    expect(JSON.parse(Buffer.from(drill.data).toString())).to.deep.equal({ ok: true, message: `crashed p0/r${leader.replica}` });
     await cluster.until(async () => {
       const node = (await cluster.status()).nodes.find((n) => n.id === leader.node);
       return (node?.restarts ?? 0) > 0;
-    }, 30_000, 'the supervisor to restart the actor');
+    }, 30_000, 'the host to restart the actor');
     const countAfterCrash = writer.count;
     await cluster.until(() => writer.count > countAfterCrash + 200, 30_000, 'writes after the crash');
     await writer.stop();
     expect(writer.failures, `clients saw no errors, only retries inside the router: ${writer.errors.slice(0, 3).join('; ')}`).to.equal(0);
     await cluster.waitHealthy();
+    const states = await readReplicaStates(cluster);
+    for (const replicas of states.values()) for (const other of replicas.slice(1)) expect(other.entries).to.equal(replicas[0].entries);
+    await expectAllReadable(cluster, writer.acknowledged);
+  });
+  it('a replica host thread that dies is restarted by its supervisor and every replica catches up; clients only retry', async () => {
+    const status = await cluster.waitHealthy();
+    const victim = status.partitions[1].leader!.node;
+    const restartsBefore = status.nodes.find((n) => n.id === victim)!.restarts;
+    const writer = startWriter(cluster, 'thread');
+    await cluster.until(() => writer.count > 100, 30_000, 'writes before the crash');
+    const drill = await cluster.nc.request(`cairn.ctl.node-${victim}`, Buffer.from(JSON.stringify({ command: 'crash', actor: 'replicas' })), { timeout: 5_000 });
+    expect(JSON.parse(Buffer.from(drill.data).toString())).to.include({ ok: true });
+    await cluster.until(async () => {
+      const node = (await cluster.status()).nodes.find((n) => n.id === victim);
+      return (node?.restarts ?? 0) > restartsBefore && node!.replicas > 0;
+    }, 30_000, 'the supervisor to restart the thread');
+    const countAfterCrash = writer.count;
+    await cluster.until(() => writer.count > countAfterCrash + 200, 30_000, 'writes after the crash');
+    await writer.stop();
+    expect(writer.failures, `clients saw no errors, only retries inside the router: ${writer.errors.slice(0, 3).join('; ')}`).to.equal(0);
+    await cluster.waitHealthy();
+    expect(cluster.nodes.get(victim)!.output.join('\n')).to.match(/replicas exited .*restarting/);
     const states = await readReplicaStates(cluster);
     for (const replicas of states.values()) for (const other of replicas.slice(1)) expect(other.entries).to.equal(replicas[0].entries);
     await expectAllReadable(cluster, writer.acknowledged);

@@ -15,6 +15,7 @@ describe('supervisor/nodeControl: the node control subject refuses malformed com
     expect(parseNodeCommand({ command: 'transfer', partition: 1, to: 'n2' }, actors)).to.deep.equal({ ok: true, command: { command: 'transfer', partition: 1, to: 'n2' } });
     expect(parseNodeCommand({ command: 'drain' }, actors)).to.deep.equal({ ok: true, command: { command: 'drain' } });
     expect(parseNodeCommand({ command: 'crash', actor: 'p3/r2' }, actors)).to.deep.equal({ ok: true, command: { command: 'crash', actor: 'p3/r2' } });
+    expect(parseNodeCommand({ command: 'crash', actor: 'replicas' }, actors)).to.deep.equal({ ok: true, command: { command: 'crash-thread' } });
   });
 
   it('refuses with BAD_REQUEST and says what is wrong', () => {
