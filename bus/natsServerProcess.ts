@@ -280,14 +280,20 @@ async function launch(binary: string, options: NatsServerOptions & { port: numbe
   return serverHandle(child, log, { url: `nats://${host}:${options.port}`, port: options.port, serverName, storeDir, workDir });
 }
 
+/** Ping every second, drop a client after 3 unanswered pings (see serverArgs). */
+export const STALE_CLIENT_SETTINGS = 'ping_interval: "1s"\nping_max: 3\n';
+
 function serverArgs(options: NatsServerOptions & { port: number }, host: string, serverName: string, workDir: string, storeDir?: string): string[] {
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (!Number.isInteger(maxPayloadBytes) || maxPayloadBytes < 1024 || maxPayloadBytes > 64 * 1024 * 1024) {
     throw new NatsServerError('BAD_OPTIONS', `maxPayloadBytes must be an integer in [1 KiB, 64 MiB], got ${maxPayloadBytes}`);
   }
-  // max_payload has no command-line flag; everything else stays on the command line, visible in `ps`.
+  // max_payload and the ping settings have no command-line flags; everything else stays on the command
+  // line, visible in `ps`. Pings: a client that stops answering (a paused or hung process) is cut off
+  // after about 3 s instead of nats-server's default 4 min, so its queue-group subscriptions (a router's
+  // share of cairn.kv.*) stop swallowing requests. Recommended for any server cairn runs on.
   const configPath = join(workDir, 'nats-server.conf');
-  writeFileSync(configPath, `max_payload: ${maxPayloadBytes}\n`);
+  writeFileSync(configPath, `max_payload: ${maxPayloadBytes}\n${STALE_CLIENT_SETTINGS}`);
   const args = ['-c', configPath, '-a', host, '-p', String(options.port), '-n', serverName];
   if (storeDir !== undefined) args.push('-js', '-sd', storeDir);
   if (options.cluster !== undefined) {
