@@ -15,6 +15,13 @@ export interface ActorHostOptions {
   log: (line: string) => void;
   /** Errors whose name is listed here stop restarts: restarting cannot fix them (e.g. a corrupt log). */
   permanentErrors?: string[];
+  /**
+   * Liveness: call the worker's `ready` every `intervalMs`; a worker that leaves it unanswered for
+   * `timeoutMs` is wedged (a blocked event loop, a native call that never returns) and is terminated
+   * and restarted. If even termination does not end it within `timeoutMs`, `onWedged` runs (the
+   * supervisor exits, so that its own supervisor, e.g. docker's restart policy, starts it afresh).
+   */
+  watchdog?: { intervalMs: number; timeoutMs: number; onWedged: (name: string) => void };
 }
 
 const BACKOFF_MS_MIN = 100;
@@ -36,17 +43,44 @@ export class ActorHost {
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping = false;
+  private watchdogTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+  /** The current worker answered a probe once: it finished starting (opening and verifying storage can take long). */
+  private started = false;
 
   constructor(private readonly options: ActorHostOptions) {}
 
   start(): void {
     this.stopping = false;
     this.spawn();
+    const watchdog = this.options.watchdog;
+    if (watchdog && !this.watchdogTimer) {
+      this.watchdogTimer = setInterval(() => void this.probe(watchdog.timeoutMs, watchdog.onWedged), watchdog.intervalMs);
+      this.watchdogTimer.unref();
+    }
+  }
+
+  private async probe(timeoutMs: number, onWedged: (name: string) => void): Promise<void> {
+    const worker = this.worker;
+    if (this.probing || !worker || this.stopping) return;
+    this.probing = true;
+    try {
+      const answered = await this.callWithin(timeoutMs, 'ready');
+      if (answered !== undefined) this.started = true;
+      if (answered !== undefined || !this.started || this.worker !== worker || this.stopping) return;
+      this.lastError = `no answer to a liveness probe within ${timeoutMs} ms`;
+      this.options.log(`${this.options.name} is wedged (${this.lastError}); terminating it`);
+      const ended = await Promise.race([worker.terminate().then(() => true), delay(timeoutMs).then(() => false)]);
+      if (!ended) onWedged(this.options.name);
+    } finally {
+      this.probing = false;
+    }
   }
 
   private spawn(): void {
     const worker = new Worker(this.options.entry, { workerData: this.options.workerData });
     this.worker = worker;
+    this.started = false;
     this.startedAt = Date.now();
     this.state = 'running';
     this.proxy = Comlink.wrap(nodeEndpoint(worker as unknown as Parameters<typeof nodeEndpoint>[0]));
@@ -86,10 +120,14 @@ export class ActorHost {
 
   /** Calls a control method; resolves undefined when the actor is down or does not answer in time. */
   async call<T>(method: string, ...args: unknown[]): Promise<T | undefined> {
+    return this.callWithin<T>(CALL_TIMEOUT_MS, method, ...args);
+  }
+
+  private async callWithin<T>(timeoutMs: number, method: string, ...args: unknown[]): Promise<T | undefined> {
     const proxy = this.proxy;
     if (!proxy) return undefined;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), CALL_TIMEOUT_MS)));
+    const deadline = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)));
     try {
       return (await Promise.race([proxy[method](...args), this.exited.then(() => undefined), deadline])) as T | undefined;
     } catch (error) {
@@ -103,6 +141,8 @@ export class ActorHost {
   /** Asks the actor to stop cleanly, then ends the thread. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
+    this.watchdogTimer = undefined;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const worker = this.worker;
     if (!worker) {
@@ -118,4 +158,8 @@ export class ActorHost {
   async kill(): Promise<void> {
     await this.worker?.terminate();
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

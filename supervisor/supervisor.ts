@@ -26,6 +26,10 @@ export interface SupervisorHandle {
 }
 
 const ACTORS_DIR = path.join(__dirname, '..', 'actors');
+/** Liveness probes of the actor threads: every 2 s; 10 s without an answer means wedged. */
+const WATCHDOG = { intervalMs: 2_000, timeoutMs: 10_000 };
+/** Exit code of a supervisor whose actor thread could not be ended (EX_SOFTWARE). */
+const EXIT_WEDGED = 70;
 
 export async function startSupervisor(options: SupervisorOptions): Promise<SupervisorHandle> {
   const startedAt = Date.now();
@@ -56,11 +60,18 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const hostOptions: ReplicaHostOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, replicas: replicaOptions, faultInjection: options.faultInjection,
   };
-  const replicas = new ActorHost({ name: 'replicas', entry: path.join(ACTORS_DIR, 'replica', 'worker.js'), workerData: hostOptions, log });
+  const watchdog = {
+    ...WATCHDOG,
+    onWedged: (name: string) => {
+      log(`${name} is wedged and did not end when terminated; exiting so that this node is restarted whole`);
+      process.exit(EXIT_WEDGED);
+    },
+  };
+  const replicas = new ActorHost({ name: 'replicas', entry: path.join(ACTORS_DIR, 'replica', 'worker.js'), workerData: hostOptions, log, watchdog });
   const routerOptions: RouterOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, partitions: options.partitions, replicas: options.replicas,
   };
-  const router = new ActorHost({ name: 'router', entry: path.join(ACTORS_DIR, 'router', 'worker.js'), workerData: routerOptions, log });
+  const router = new ActorHost({ name: 'router', entry: path.join(ACTORS_DIR, 'router', 'worker.js'), workerData: routerOptions, log, watchdog });
   replicas.start();
   router.start();
 
