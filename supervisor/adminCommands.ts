@@ -49,8 +49,11 @@ async function act(nc: NatsConnection, command: AdminCommand, action: AdminActio
       if (!partition.replicas.some((replica) => replica.node === action.node)) return refuse('NOT_FOUND', `partition ${action.partition} has no running replica on ${action.node}`);
       if (!partition.leader) return refuse('UNAVAILABLE', `partition ${action.partition} has no leader right now; try again`);
       if (partition.leader.node === action.node) return { ok: true, message: `partition ${action.partition} is already led by ${action.node}` };
-      return nodeRequest(nc, command, partition.leader.node, { command: 'transfer', partition: action.partition, to: action.node });
+      const replica = partition.replicas.find((candidate) => candidate.node === action.node)!.replica;
+      return nodeRequest(nc, command, partition.leader.node, { command: 'transfer', partition: action.partition, to: action.node, replica });
     }
+    case 'move':
+      return moveReplica(nc, command, action, status);
     default:
       return refuse('INTERNAL', 'not an action');
   }
@@ -68,6 +71,105 @@ async function nodeRequest(nc: NatsConnection, command: AdminCommand, node: stri
 }
 
 const refuse = (code: string, message: string): Reply => ({ ok: false, error: { code, message } });
+
+/** How far behind the leader a learner may be when it is promoted (entries). */
+const CAUGHT_UP_LAG_MAX = 64;
+const CATCH_UP_TIMEOUT_MS = 120_000;
+
+/**
+ * Moves P's replica from one node to another, one membership change at a time, so the group always has
+ * a majority of caught-up voters and no request fails: a new empty replica on the target joins as a
+ * learner, catches up (by snapshot if needed), is promoted; if the source leads it hands leadership
+ * over; then the source's replica is removed from the group, stopped and deleted.
+ */
+async function moveReplica(nc: NatsConnection, command: AdminCommand, action: { partition: number; from: string; to: string }, status: ClusterStatus): Promise<Reply> {
+  const { partition: id, from, to } = action;
+  const partition = status.partitions.find((candidate) => candidate.id === id);
+  if (!partition) return refuse('NOT_FOUND', `the cluster has no partition ${id}`);
+  const source = partition.replicas.find((replica) => replica.node === from);
+  if (!source) return refuse('NOT_FOUND', `partition ${id} has no running replica on ${from}`);
+  if (partition.replicas.some((replica) => replica.node === to)) return refuse('CONFLICT', `partition ${id} already has a replica on ${to}`);
+  if (!partition.leader) return refuse('UNAVAILABLE', `partition ${id} has no leader right now; try again`);
+  const known = partition.replicas.flatMap((replica) => [replica.replica, ...Object.keys(replica.followerLag ?? {}).map(Number)]);
+  const target = Math.max(...known) + 1;
+  const steps: string[] = [];
+  const step = (line: string) => {
+    steps.push(line);
+    if (!command.client.json) process.stderr.write(`  ${line}\n`);
+  };
+  const added = await nodeRequest(nc, command, to, { command: 'add', partition: id, replica: target });
+  if (!added.ok) return added;
+  step(`started empty replica r${target} on ${to}`);
+  const learner = await leaderConf(nc, command, id, 'addLearner', target);
+  if (!learner.ok) return learner;
+  step(`r${target} joined as a learner`);
+  const caughtUp = await waitCaughtUp(nc, command, id, target);
+  if (!caughtUp.ok) return caughtUp;
+  step(caughtUp.message);
+  const promoted = await leaderConf(nc, command, id, 'promote', target);
+  if (!promoted.ok) return promoted;
+  step(`r${target} promoted to voter`);
+  const leader = (await currentStatus(nc, command)).partitions.find((candidate) => candidate.id === id)?.leader;
+  if (leader?.node === from) {
+    const moved = await nodeRequest(nc, command, from, { command: 'transfer', partition: id, to, replica: target });
+    if (!moved.ok) return moved;
+    step(`leadership handed from ${from} to ${to}`);
+  }
+  const removed = await leaderConf(nc, command, id, 'remove', source.replica);
+  if (!removed.ok) return removed;
+  step(`r${source.replica} removed from the group`);
+  const deleted = await nodeRequest(nc, command, from, { command: 'remove', partition: id });
+  if (!deleted.ok) return deleted;
+  step(`r${source.replica} stopped and its data deleted on ${from}`);
+  return { ok: true, message: `partition ${id}: replica moved from ${from} (r${source.replica}) to ${to} (r${target})` };
+}
+
+/** A membership change on P's leader, retried while leadership moves or another change is in flight. */
+async function leaderConf(nc: NatsConnection, command: AdminCommand, partition: number, type: string, replica: number): Promise<Reply> {
+  const subject = `${subjects(command.client.prefix).partitionLead(partition)}.conf`;
+  const deadline = Date.now() + command.client.timeoutMs * 4;
+  let last: Reply = refuse('UNAVAILABLE', `no leader of partition ${partition} answered`);
+  while (Date.now() < deadline) {
+    try {
+      const reply = await nc.request(subject, Buffer.from(JSON.stringify({ type, replica })), { timeout: command.client.timeoutMs });
+      const answer = JSON.parse(Buffer.from(reply.data).toString()) as { ok?: true; error?: { code: string; message: string } };
+      if (answer.ok) return { ok: true, message: `${type} r${replica}` };
+      last = { ok: false, error: answer.error ?? { code: 'INTERNAL', message: 'unexpected reply' } };
+      if (last.error.code === 'BAD_REQUEST') return alreadyDone(nc, command, partition, type, replica, last);
+    } catch (error) {
+      if (!(error instanceof NatsError)) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return last;
+}
+
+/** A change refused as already made (e.g. a retry after an indeterminate answer) counts as done. */
+async function alreadyDone(nc: NatsConnection, command: AdminCommand, partition: number, type: string, replica: number, refusal: Reply): Promise<Reply> {
+  const status = (await currentStatus(nc, command)).partitions.find((candidate) => candidate.id === partition);
+  const present = status?.replicas.some((candidate) => candidate.replica === replica) || Object.keys(status?.replicas.find((r) => r.role === 'leader')?.followerLag ?? {}).includes(String(replica));
+  if (type === 'remove' && !present) return { ok: true, message: `r${replica} already removed` };
+  return refusal;
+}
+
+async function waitCaughtUp(nc: NatsConnection, command: AdminCommand, partition: number, replica: number): Promise<Reply> {
+  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const status = (await currentStatus(nc, command)).partitions.find((candidate) => candidate.id === partition);
+    const leader = status?.replicas.find((candidate) => candidate.role === 'leader');
+    const lag = leader?.followerLag?.[String(replica)];
+    const learner = status?.replicas.find((candidate) => candidate.replica === replica);
+    if (lag !== undefined && lag <= CAUGHT_UP_LAG_MAX && learner !== undefined) return { ok: true, message: `r${replica} caught up (${lag} entries behind, ${learner.snapshotsInstalled} snapshot(s) installed)` };
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return refuse('TIMEOUT', `r${replica} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms`);
+}
+
+async function currentStatus(nc: NatsConnection, command: AdminCommand): Promise<ClusterStatus> {
+  const status = await new KvClient(nc, { prefix: command.client.prefix, timeoutMs: command.client.timeoutMs }).status();
+  if (!isClusterStatus(status)) throw new Error('the cluster status has an unknown shape');
+  return status;
+}
 
 function list(command: AdminCommand, json: object, text: string, output: Output): number {
   output.stdout(command.client.json ? JSON.stringify(json) + '\n' : text);

@@ -72,7 +72,8 @@ export type AdminAction =
   | { kind: 'drain' | 'undrain'; node: string }
   | { kind: 'partitions-list' }
   | { kind: 'stop' | 'start'; partition: number; node: string }
-  | { kind: 'transfer'; partition: number; node: string };
+  | { kind: 'transfer'; partition: number; node: string }
+  | { kind: 'move'; partition: number; from: string; to: string };
 
 export interface AdminCommand {
   name: 'admin';
@@ -266,14 +267,18 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
     },
   },
   partitions: {
-    summary: 'list partitions, or stop / start one replica: cairn partitions list | stop P --node N | start P --node N',
-    usage: `Usage: cairn partitions list | stop P --node NODE | start P --node NODE [options]
+    summary: 'list partitions, stop / start / move one replica: cairn partitions list | stop|start P --node N | move P --from A --to B',
+    usage: `Usage: cairn partitions list | stop P --node NODE | start P --node NODE | move P --from A --to B [options]
 
   list                 every partition: leader, replicas with role, term, commit, applied and lag
   stop P --node NODE   stop NODE's replica of partition P for maintenance (leadership handed over first,
                        writes flushed); the partition keeps serving on its other replicas
-  start P --node NODE  start it again; it catches up from the leader (by snapshot if it fell far behind)\n${CLIENT_HELP}`,
-    options: { ...CLIENT_OPTIONS, node: { type: 'string' } },
+  start P --node NODE  start it again; it catches up from the leader (by snapshot if it fell far behind)
+  move P --from A --to B
+                       move A's replica of P to B, one membership change at a time (learner on B, catch
+                       up, promote, hand leadership over if A leads, remove A's replica and its data);
+                       prints each step; no request fails meanwhile\n${CLIENT_HELP}`,
+    options: { ...CLIENT_OPTIONS, node: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
     build: (values, positionals, env) => {
       const [verb, ...rest] = positionals;
       const client = clientFlags(values, env);
@@ -286,7 +291,14 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
         const node = nodeIdOf(requiredString(values, 'node'), '--node');
         return { name: 'admin', action: { kind: verb, partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client };
       }
-      throw new UsageError('expected "list", "stop P --node NODE" or "start P --node NODE"');
+      if (verb === 'move') {
+        const [partition] = exactPositionals(rest, ['P']);
+        const from = nodeIdOf(requiredString(values, 'from'), '--from');
+        const to = nodeIdOf(requiredString(values, 'to'), '--to');
+        if (from === to) throw new UsageError('--from and --to name the same node');
+        return { name: 'admin', action: { kind: 'move', partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), from, to }, client };
+      }
+      throw new UsageError('expected "list", "stop P --node NODE", "start P --node NODE" or "move P --from A --to B"');
     },
   },
   leader: {

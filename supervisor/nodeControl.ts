@@ -4,8 +4,11 @@
 //
 //   {"command":"stop","partition":P}                 stop this node's replica of P (maintenance)
 //   {"command":"start","partition":P}                start it again; it catches up from the leader
-//   {"command":"transfer","partition":P,"to":NODE}   hand P's leadership (held here) to its replica on NODE
+//   {"command":"transfer","partition":P,"to":NODE,"replica":R}
+//                                                    hand P's leadership (held here) to replica R on NODE (R optional)
 //   {"command":"drain"} / {"command":"undrain"}      hand every leadership away and keep it away / stop doing so
+//   {"command":"add","partition":P,"replica":R}      start a new, empty replica R of P here (step 1 of a move)
+//   {"command":"remove","partition":P}               stop this node's replica of P for good, delete its data
 //   {"command":"crash","actor":"p<P>/r<R>"}          fault drill: that replica fails as a bug would
 //   {"command":"crash","actor":"replicas"}           fault drill: the whole replica host thread dies
 
@@ -16,8 +19,10 @@ import type { ActorHost } from './actorHost';
 
 export type NodeCommand =
   | { command: 'stop' | 'start'; partition: number }
-  | { command: 'transfer'; partition: number; to: string }
+  | { command: 'transfer'; partition: number; to: string; replica?: number }
   | { command: 'drain' | 'undrain' }
+  | { command: 'add'; partition: number; replica: number }
+  | { command: 'remove'; partition: number }
   | { command: 'crash'; actor: string }
   | { command: 'crash-thread' };
 
@@ -26,7 +31,7 @@ type Refusal = { ok: false; error: { code: string; message: string } };
 const bad = (message: string): Refusal => ({ ok: false, error: { code: 'BAD_REQUEST', message } });
 
 /** Validates a decoded request body; pure. */
-export function parseNodeCommand(body: unknown, actors: readonly string[]): { ok: true; command: NodeCommand } | Refusal {
+export function parseNodeCommand(body: unknown, hasActor: (actor: string) => boolean): { ok: true; command: NodeCommand } | Refusal {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return bad('body must be a JSON object');
   const request = body as Record<string, unknown>;
   const partitionOk = Number.isSafeInteger(request.partition) && (request.partition as number) >= 0;
@@ -38,20 +43,36 @@ export function parseNodeCommand(body: unknown, actors: readonly string[]): { ok
     case 'transfer':
       if (!partitionOk) return bad('transfer needs "partition", a non-negative integer');
       if (typeof request.to !== 'string' || request.to.length === 0) return bad('transfer needs "to", the node to hand leadership to');
-      return { ok: true, command: { command: 'transfer', partition: request.partition as number, to: request.to } };
+      if (request.replica !== undefined && (!Number.isSafeInteger(request.replica) || (request.replica as number) <= 0)) return bad('transfer: "replica" must be a positive integer');
+      return { ok: true, command: { command: 'transfer', partition: request.partition as number, to: request.to, ...(request.replica === undefined ? {} : { replica: request.replica as number }) } };
     case 'drain':
     case 'undrain':
       return { ok: true, command: { command: request.command } };
+    case 'add':
+      if (!partitionOk) return bad('add needs "partition", a non-negative integer');
+      if (!Number.isSafeInteger(request.replica) || (request.replica as number) <= 0) return bad('add needs "replica", a positive integer');
+      return { ok: true, command: { command: 'add', partition: request.partition as number, replica: request.replica as number } };
+    case 'remove':
+      if (!partitionOk) return bad('remove needs "partition", a non-negative integer');
+      return { ok: true, command: { command: 'remove', partition: request.partition as number } };
     case 'crash':
       if (request.actor === 'replicas') return { ok: true, command: { command: 'crash-thread' } };
-      if (typeof request.actor !== 'string' || !actors.includes(request.actor)) return bad('expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node, or "actor":"replicas"');
+      if (typeof request.actor !== 'string' || !hasActor(request.actor)) return bad('expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node, or "actor":"replicas"');
       return { ok: true, command: { command: 'crash', actor: request.actor } };
     default:
-      return bad('"command" must be one of stop, start, transfer, drain, undrain, crash');
+      return bad('"command" must be one of stop, start, transfer, drain, undrain, add, remove, crash');
   }
 }
 
-export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: string, replicas: ActorHost, actors: readonly string[], log: (line: string) => void): void {
+/** What the supervisor does for the commands that change which replicas it hosts. */
+export interface NodeControlHandlers {
+  replicas: ActorHost;
+  hasActor(actor: string): boolean;
+  add(partition: number, replica: number): Promise<AdminResult | undefined>;
+  remove(partition: number): Promise<AdminResult | undefined>;
+}
+
+export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: string, handlers: NodeControlHandlers, log: (line: string) => void): void {
   nc.subscribe(subjects(prefix).control(`node-${nodeId}`), {
     callback: (_, message) => {
       let body: unknown;
@@ -60,8 +81,8 @@ export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: str
       } catch {
         body = undefined;
       }
-      const parsed = parseNodeCommand(body, actors);
-      const answer = parsed.ok ? execute(parsed.command, replicas, log) : Promise.resolve(parsed);
+      const parsed = parseNodeCommand(body, (actor) => handlers.hasActor(actor));
+      const answer = parsed.ok ? execute(parsed.command, handlers, log) : Promise.resolve(parsed);
       void answer.then((reply) => {
         if (message.reply) message.respond(Buffer.from(JSON.stringify(reply)));
       });
@@ -69,9 +90,11 @@ export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: str
   });
 }
 
-async function execute(command: NodeCommand, replicas: ActorHost, log: (line: string) => void): Promise<AdminResult | Refusal> {
+async function execute(command: NodeCommand, handlers: NodeControlHandlers, log: (line: string) => void): Promise<AdminResult | Refusal> {
   log(`control: ${JSON.stringify(command)}`);
-  const answer = await callHost(command, replicas);
+  const answer = command.command === 'add' ? await handlers.add(command.partition, command.replica)
+    : command.command === 'remove' ? await handlers.remove(command.partition)
+    : await callHost(command, handlers.replicas);
   return answer ?? { ok: false, error: { code: 'UNAVAILABLE', message: 'the replica host is not running (restarting?); try again' } };
 }
 
@@ -82,12 +105,15 @@ function callHost(command: NodeCommand, replicas: ActorHost): Promise<AdminResul
     case 'start':
       return replicas.call<AdminResult>('startReplica', command.partition);
     case 'transfer':
-      return replicas.call<AdminResult>('transferTo', command.partition, command.to);
+      return replicas.call<AdminResult>('transferTo', command.partition, command.to, command.replica);
     case 'drain':
     case 'undrain':
       return replicas.call<AdminResult>('setDrained', command.command === 'drain');
     case 'crash':
       return replicas.call<{ ok: true } | Refusal>('crash', command.actor).then((reply) => reply && (reply.ok ? { ok: true, message: `crashed ${command.actor}` } : reply));
+    case 'add':
+    case 'remove':
+      return Promise.resolve(undefined);
     case 'crash-thread':
       // The thread dies before it can answer; the answer is that the drill was started.
       void replicas.call('crashThread');

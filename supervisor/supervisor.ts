@@ -8,7 +8,8 @@ import { KvClient } from '../bus/kvClient';
 import { subjects } from '../bus/subjects';
 import { clusterLayout } from '../actors/router/layout';
 import { ReplicaOptions } from '../actors/replica/replica';
-import { ReplicaHostOptions, ReplicaSlotInfo } from '../actors/replica/host';
+import { AdminResult, ReplicaHostOptions, ReplicaSlotInfo } from '../actors/replica/host';
+import { HostedReplica, loadOrCreateAssignment, saveAssignment } from './assignment';
 import { RouterOptions } from '../actors/router/router';
 import { ActorHost } from './actorHost';
 import { startHttpGateway } from './httpGateway';
@@ -31,32 +32,42 @@ const WATCHDOG = { intervalMs: 2_000, timeoutMs: 10_000 };
 /** Exit code of a supervisor whose actor thread could not be ended (EX_SOFTWARE). */
 const EXIT_WEDGED = 70;
 
+/** The replicas the placement gives this node in a new cluster. */
+function initialAssignment(options: SupervisorOptions): HostedReplica[] {
+  return initialLayouts(options).flatMap((layout) => {
+    const voters = [...layout.nodeOfReplica.keys()];
+    const nodeOfReplica = Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host]));
+    return [...layout.nodeOfReplica].filter(([, node]) => node === options.nodeId).map(([replica]) => ({ partition: layout.partition, replica, voters, nodeOfReplica }));
+  });
+}
+
+function initialLayouts(options: SupervisorOptions) {
+  return clusterLayout(options.initialCluster, options.partitions, options.replicas);
+}
+
+function replicaOptionsOf(hosted: HostedReplica, options: SupervisorOptions): ReplicaOptions {
+  return {
+    partition: hosted.partition,
+    partitions: options.partitions,
+    replica: hosted.replica,
+    nodeId: options.nodeId,
+    path: path.join(options.dataDir, options.nodeId, `p${hosted.partition}`),
+    prefix: options.prefix,
+    voters: hosted.voters,
+    nodeOfReplica: hosted.nodeOfReplica,
+    tickMs: options.tickMs,
+    electionTicks: options.electionTicks,
+    heartbeatTicks: options.heartbeatTicks,
+    compactEntries: options.compactEntries,
+    compactKeep: options.compactKeep,
+  };
+}
+
 export async function startSupervisor(options: SupervisorOptions): Promise<SupervisorHandle> {
   const startedAt = Date.now();
   const log = (line: string) => console.error(`[${options.nodeId}] ${line}`);
-  const replicaOptions: ReplicaOptions[] = [];
-  for (const layout of clusterLayout(options.initialCluster, options.partitions, options.replicas)) {
-    const voters = [...layout.nodeOfReplica.keys()];
-    for (const [replica, node] of layout.nodeOfReplica) {
-      if (node !== options.nodeId) continue;
-      const workerData: ReplicaOptions = {
-        partition: layout.partition,
-        partitions: options.partitions,
-        replica,
-        nodeId: options.nodeId,
-        path: path.join(options.dataDir, options.nodeId, `p${layout.partition}`),
-        prefix: options.prefix,
-        voters,
-        nodeOfReplica: Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host])),
-        tickMs: options.tickMs,
-        electionTicks: options.electionTicks,
-        heartbeatTicks: options.heartbeatTicks,
-        compactEntries: options.compactEntries,
-        compactKeep: options.compactKeep,
-      };
-      replicaOptions.push(workerData);
-    }
-  }
+  let hosted = loadOrCreateAssignment(options.dataDir, options.nodeId, () => initialAssignment(options));
+  const replicaOptions = hosted.map((replica) => replicaOptionsOf(replica, options));
   const hostOptions: ReplicaHostOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, replicas: replicaOptions, faultInjection: options.faultInjection,
   };
@@ -93,7 +104,27 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     };
   };
   serveNodeStatus(nc, options.prefix, nodeStatus);
-  serveNodeControl(nc, options.prefix, options.nodeId, replicas, replicaOptions.map((replica) => `p${replica.partition}/r${replica.replica}`), log);
+  serveNodeControl(nc, options.prefix, options.nodeId, {
+    replicas,
+    hasActor: (actor) => hosted.some((replica) => `p${replica.partition}/r${replica.replica}` === actor),
+    add: async (partition, replica) => {
+      if (partition >= options.partitions) return { ok: false, error: { code: 'NOT_FOUND', message: `the cluster has no partition ${partition}` } };
+      if (hosted.some((existing) => existing.partition === partition)) return { ok: false, error: { code: 'CONFLICT', message: `${options.nodeId} already hosts a replica of partition ${partition}` } };
+      const layout = initialLayouts(options)[partition]!;
+      const entry: HostedReplica = {
+        partition, replica, voters: [...layout.nodeOfReplica.keys()],
+        nodeOfReplica: { ...Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host])), [String(replica)]: options.nodeId },
+      };
+      const answer = await replicas.call<AdminResult>('addReplica', replicaOptionsOf(entry, options));
+      if (answer?.ok) saveAssignment(options.dataDir, options.nodeId, (hosted = [...hosted, entry]));
+      return answer;
+    },
+    remove: async (partition) => {
+      const answer = await replicas.call<AdminResult>('removeReplica', partition);
+      if (answer?.ok) saveAssignment(options.dataDir, options.nodeId, (hosted = hosted.filter((existing) => existing.partition !== partition)));
+      return answer;
+    },
+  }, log);
   const refreshMetrics = registerMetrics(replicas, router);
   const http = options.httpPort === undefined ? undefined : await startGateway(nc, options, refreshMetrics);
   handle.httpPort = http?.port;

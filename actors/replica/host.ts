@@ -11,6 +11,7 @@
 // corrupt store (StorageCorruptionError) is not restarted. If the thread itself dies, the supervisor
 // restarts the whole host (supervisor/actorHost.ts).
 
+import { rmSync } from 'node:fs';
 import { connect, NatsConnection } from 'nats';
 import { RaftMux } from '../../bus/raftMux';
 import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjection';
@@ -130,18 +131,22 @@ const TRANSFER_TIMEOUT_MS = 3_000;
 export class ReplicaHost {
   private readonly slots = new Map<string, ReplicaSlot>();
   private drainTimer: NodeJS.Timeout | undefined;
+  private readonly log: (line: string) => void;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly mux: RaftMux,
-  ) {}
+    nodeId: string,
+  ) {
+    this.log = (line) => console.error(`[${nodeId}] ${line}`);
+  }
 
   static async start(options: ReplicaHostOptions): Promise<ReplicaHost> {
     const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} replicas`, maxReconnectAttempts: -1, noAsyncTraces: true });
     const log = (line: string) => console.error(`[${options.nodeId}] ${line}`);
     const mux = new RaftMux(nc, { prefix: options.prefix, nodeId: options.nodeId, log });
     if (options.faultInjection) serveFaultControl(nc, options.prefix, defaultFaultInjector, `${options.nodeId}-replicas`);
-    const host = new ReplicaHost(nc, mux);
+    const host = new ReplicaHost(nc, mux, options.nodeId);
     for (const replica of options.replicas) host.slots.set(actorName(replica), new ReplicaSlot(replica, { nc, mux }, log));
     await Promise.all([...host.slots.values()].map((slot) => slot.start()));
     return host;
@@ -181,6 +186,26 @@ export class ReplicaHost {
     return undefined;
   }
 
+  /** A new replica of a partition this node does not host yet (it joins as a learner; see `cairn partitions move`). */
+  async addReplica(options: ReplicaOptions): Promise<AdminResult> {
+    if (this.slotOf(options.partition)) return { ok: false, error: { code: 'CONFLICT', message: `this node already hosts a replica of partition ${options.partition}` } };
+    const slot = new ReplicaSlot(options, { nc: this.nc, mux: this.mux }, this.log);
+    this.slots.set(slot.name, slot);
+    await slot.start();
+    if ((slot.state as ReplicaSlotState) !== 'running') return { ok: false, error: { code: 'CONFLICT', message: `${slot.name} did not start: ${slot.lastError}` } };
+    return { ok: true, message: `started ${slot.name} (empty; it catches up once the leader adds it)` };
+  }
+
+  /** Stops this node's replica of a partition for good and deletes its data (after the group removed it). */
+  async removeReplica(partition: number): Promise<AdminResult> {
+    const slot = this.slotOf(partition);
+    if (!slot) return { ok: false, error: { code: 'NOT_FOUND', message: `no replica of partition ${partition} on this node` } };
+    await slot.stop();
+    this.slots.delete(slot.name);
+    rmSync(slot.options.path, { recursive: true, force: true });
+    return { ok: true, message: `removed ${slot.name} and deleted its data` };
+  }
+
   /** Maintenance: stop one replica cleanly (leadership handed over, writes flushed); the group keeps its other replicas. */
   async stopReplica(partition: number): Promise<AdminResult> {
     const slot = this.slotOf(partition);
@@ -201,13 +226,14 @@ export class ReplicaHost {
   }
 
   /** Hands the leadership of `partition`, led here, to its replica on `targetNode`. */
-  async transferTo(partition: number, targetNode: string): Promise<AdminResult> {
+  async transferTo(partition: number, targetNode: string, targetReplica?: number): Promise<AdminResult> {
     const slot = this.slotOf(partition);
     const replica = slot?.replica;
     if (!slot || !replica) return { ok: false, error: { code: 'NOT_FOUND', message: `no running replica of partition ${partition} on this node` } };
+    // The caller names the replica when it knows it (replicas added since this one started are not in its map).
     const entry = Object.entries(slot.options.nodeOfReplica).find(([, node]) => node === targetNode);
-    if (!entry) return { ok: false, error: { code: 'NOT_FOUND', message: `partition ${partition} has no replica on node ${targetNode}` } };
-    const target = Number(entry[0]);
+    const target = targetReplica ?? (entry ? Number(entry[0]) : undefined);
+    if (target === undefined) return { ok: false, error: { code: 'NOT_FOUND', message: `partition ${partition} has no replica on node ${targetNode}` } };
     if (target === slot.options.replica) return { ok: true, message: `partition ${partition} is already led by ${targetNode}` };
     if (replica.status().role !== 'leader') return { ok: false, error: { code: 'NOT_LEADER', message: `${slot.name} does not lead partition ${partition}` } };
     const moved = await replica.transferLeadership(TRANSFER_TIMEOUT_MS, target);

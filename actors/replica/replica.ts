@@ -6,7 +6,7 @@
 
 import { randomInt } from 'node:crypto';
 import { Msg, NatsConnection, Subscription } from 'nats';
-import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
+import { ConfChangeType, ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import type { RaftMux } from '../../bus/raftMux';
@@ -49,6 +49,12 @@ export interface ReplicaContext {
   mux: RaftMux;
 }
 
+const CONF_TYPES: Record<string, ConfChangeType> = {
+  addLearner: ConfChangeType.AddLearner,
+  promote: ConfChangeType.PromoteLearner,
+  remove: ConfChangeType.RemoveNode,
+};
+
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
 
 export class Replica {
@@ -72,6 +78,8 @@ export class Replica {
   /** The latest apply in flight; snapshot installs and shutdown wait for it. */
   private applyTail: Promise<void> = Promise.resolve();
   private snapshotInbox: SnapshotInbox | undefined;
+  /** Membership changes proposed here, answered when their entry is applied. */
+  private readonly confRequests = new Map<number, { term: number; message: Msg }>();
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -169,6 +177,7 @@ export class Replica {
   /** Subjects are `<lead>.<op>`, or `<lead>.<op>.<requestId>` for a router's retryable write. */
   private onLeadRequest(message: Msg): void {
     const [op, requestId, extra] = message.subject.slice(this.leadSubjectPrefix.length).split('.');
+    if (op === 'conf' && requestId === undefined) return this.onConfRequest(message);
     if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
     if (extra !== undefined || (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId))) {
       return respondError(message, 'BAD_REQUEST', 'malformed request id');
@@ -197,6 +206,30 @@ export class Replica {
       }
       this.requests.addWrite(result.index, result.term, request, message);
     }
+    this.wake();
+  }
+
+  /**
+   * Membership, one server at a time: `<lead>.conf` with {"type":"addLearner"|"promote"|"remove","replica":R}
+   * (operators and the controller; not part of the public protocol). Answered once the entry is applied.
+   */
+  private onConfRequest(message: Msg): void {
+    let body: { type?: unknown; replica?: unknown };
+    try {
+      body = JSON.parse(Buffer.from(message.data).toString()) as typeof body;
+    } catch {
+      return respondError(message, 'BAD_REQUEST', 'body must be JSON');
+    }
+    const type = CONF_TYPES[String(body.type)];
+    if (type === undefined || !Number.isSafeInteger(body.replica) || (body.replica as number) <= 0) {
+      return respondError(message, 'BAD_REQUEST', 'expected {"type":"addLearner"|"promote"|"remove","replica":<positive integer>}');
+    }
+    const result = this.raft.proposeConfChange({ type, replica: body.replica as number });
+    if (!result.ok) {
+      const code = result.code === 'NOT_LEADER' ? 'NOT_LEADER' : result.code === 'BAD_CONF_CHANGE' ? 'BAD_REQUEST' : 'UNAVAILABLE';
+      return respondError(message, code, `membership change refused: ${result.code}`, result.leader);
+    }
+    this.confRequests.set(result.index, { term: result.term, message });
     this.wake();
   }
 
@@ -284,11 +317,20 @@ export class Replica {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i].type !== EntryType.ConfChange) continue;
       this.conf = applyConfChange(this.conf, decodeConfChange(entries[i].data));
+      this.answerConfRequest(entries[i]);
       applyBatch(entries.slice(start, i + 1), this.conf);
       start = i + 1;
     }
     if (start < entries.length) applyBatch(entries.slice(start));
     await Promise.all(batches);
+  }
+
+  private answerConfRequest(entry: Entry): void {
+    const request = this.confRequests.get(entry.index);
+    if (!request) return;
+    this.confRequests.delete(entry.index);
+    if (request.term !== entry.term) return respondError(request.message, 'NOT_LEADER', 'leadership changed before the membership change committed');
+    respond(request.message, Buffer.from(JSON.stringify({ ok: true, index: entry.index, voters: this.conf.voters, learners: this.conf.learners })));
   }
 
   private send(raft: Raft, messages: Message[]): void {
@@ -333,6 +375,9 @@ export class Replica {
       this.leadSubscription.unsubscribe();
       this.leadSubscription = undefined;
       this.requests.failReads(leader);
+      // Indeterminate: the entry may still commit under the next leader.
+      for (const { message } of this.confRequests.values()) respondError(message, 'UNAVAILABLE', 'leadership changed; the membership change may or may not apply', leader);
+      this.confRequests.clear();
     }
   }
 

@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { ControlResult, crash, serveControl } from '../workerControl';
 import { AdminResult, ReplicaHost, ReplicaHostOptions, ReplicaSlotInfo } from './host';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
+import { ReplicaOptions } from './replica';
 
 const started = ReplicaHost.start(workerData as ReplicaHostOptions);
 started.catch(crash);
@@ -34,14 +35,20 @@ serveControl({
     crash(new Error('crash of the replica host thread requested by the supervisor (fault drill)'));
     return { ok: true };
   },
+  async addReplica(options: ReplicaOptions): Promise<AdminResult> {
+    return (await started).addReplica(options);
+  },
+  async removeReplica(partition: number): Promise<AdminResult> {
+    return (await started).removeReplica(partition);
+  },
   async stopReplica(partition: number): Promise<AdminResult> {
     return (await started).stopReplica(partition);
   },
   async startReplica(partition: number): Promise<AdminResult> {
     return (await started).startReplica(partition);
   },
-  async transferTo(partition: number, node: string): Promise<AdminResult> {
-    return (await started).transferTo(partition, node);
+  async transferTo(partition: number, node: string, replica?: number): Promise<AdminResult> {
+    return (await started).transferTo(partition, node, replica);
   },
   async setDrained(drained: boolean): Promise<AdminResult> {
     return (await started).setDrained(drained);

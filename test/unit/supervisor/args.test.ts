@@ -75,7 +75,9 @@ describe('supervisor/args', () => {
       ['nodes list with an extra argument', ['nodes', 'list', 'x'], /unexpected argument "x"/],
       ['partitions stop without --node', ['partitions', 'stop', '1'], /--node is required/],
       ['partitions stop of a non-number', ['partitions', 'stop', 'one', '--node', 'n1'], /P must be an integer/],
-      ['partitions with an unknown verb', ['partitions', 'move', '1'], /expected "list", "stop P --node NODE"/],
+      ['partitions with an unknown verb', ['partitions', 'frob', '1'], /expected "list", "stop P --node NODE"/],
+      ['partitions move without --to', ['partitions', 'move', '1', '--from', 'n1'], /--to is required/],
+      ['partitions move to the same node', ['partitions', 'move', '1', '--from', 'n1', '--to', 'n1'], /--from and --to name the same node/],
       ['leader without transfer', ['leader', 'move', '1', '--to', 'n1'], /expected "transfer P --to NODE"/],
       ['leader transfer without --to', ['leader', 'transfer', '1'], /--to is required/],
     ];
@@ -170,6 +172,7 @@ describe('supervisor/args', () => {
       expect(parsed(['partitions', 'stop', '3', '--node', 'n1'])).to.have.deep.property('action', { kind: 'stop', partition: 3, node: 'n1' });
       expect(parsed(['partitions', 'start', '--node', 'n1', '0'])).to.have.deep.property('action', { kind: 'start', partition: 0, node: 'n1' });
       expect(parsed(['leader', 'transfer', '5', '--to', 'n3'])).to.have.deep.property('action', { kind: 'transfer', partition: 5, node: 'n3' });
+      expect(parsed(['partitions', 'move', '2', '--from', 'n1', '--to', 'n4'])).to.have.deep.property('action', { kind: 'move', partition: 2, from: 'n1', to: 'n4' });
     });
 
     it('cas: the three expectations', () => {
