@@ -11,7 +11,8 @@
 // The backup is written to BACKUP.partial-<pid> and renamed to BACKUP only when complete, so a BACKUP
 // directory that exists is a whole backup. Exit codes: 0 done, 1 failed, 2 bad command line.
 
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { ASSIGNMENT_FILE } from '../supervisor/assignment';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -121,6 +122,8 @@ export async function backupNode(options: BackupOptions, log: (line: string) => 
       compact: options.compact,
       replicas,
     };
+    const hostedFile = path.join(nodeDir, ASSIGNMENT_FILE);
+    if (existsSync(hostedFile)) manifest.hosted = JSON.parse(readFileSync(hostedFile, 'utf8')) as unknown[];
     const manifestPath = path.join(staging, MANIFEST_FILE);
     writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     fsyncPath(manifestPath);

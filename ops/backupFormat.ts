@@ -71,6 +71,8 @@ export interface BackupManifest {
   /** Whether LMDB compacted while copying (free pages dropped; same content). */
   compact: boolean;
   replicas: ManifestReplica[];
+  /** The node's `replicas.json` (which replicas it hosts, supervisor/assignment.ts), when it had one. */
+  hosted?: unknown[];
 }
 
 export function isNodeId(value: string): boolean {
@@ -206,6 +208,7 @@ export function parseManifest(text: string, where: string): BackupManifest {
     if (!ok) throw new Error(`${where}: bad replica entry ${JSON.stringify(replica).slice(0, 200)}`);
     seen.add(replica.partition);
   }
+  if (manifest.hosted !== undefined && !Array.isArray(manifest.hosted)) throw new Error(`${where}: "hosted" must be a list`);
   return manifest as BackupManifest;
 }
 

@@ -9,7 +9,8 @@
 // DIR/<node>.pre-restore-<time>/ (kept, not deleted: delete it yourself once the node is healthy). See
 // ops/README.md for what a restore means in Raft terms. Exit codes: 0 done, 1 failed or refused, 2 bad command line.
 
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { ASSIGNMENT_FILE } from '../supervisor/assignment';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -122,6 +123,14 @@ export async function restoreNode(options: RestoreOptions, log: (line: string) =
       }
       rmSync(path.join(dir, LOCK_FILE), { force: true }); // made by the check above; the node makes its own
       log(`${replica.dir}: restored (applied ${replica.applied}, commit ${replica.hardState.commit}, ${replica.keys} keys)`);
+    }
+    if (manifest.hosted !== undefined && node === manifest.node) {
+      // Which replicas the node hosts comes back with them (a replica moved here stays here). Restored
+      // onto another node, the record would name the source's replica ids: that node recomputes its own
+      // from the placement instead.
+      const hostedFile = path.join(staging, ASSIGNMENT_FILE);
+      writeFileSync(hostedFile, `${JSON.stringify(manifest.hosted, null, 1)}\n`);
+      fsyncPath(hostedFile);
     }
     fsyncPath(staging);
     let movedAside: string | undefined;

@@ -5,6 +5,7 @@
 import { connect, ErrorCode as NatsErrorCode, NatsError } from 'nats';
 import type { NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
+import { placeReplicas } from '../actors/router/placement';
 import { subjects } from '../bus/subjects';
 import { EXIT_ERROR, EXIT_OK } from './args';
 import type { AdminAction, AdminCommand } from './args';
@@ -54,6 +55,8 @@ async function act(nc: NatsConnection, command: AdminCommand, action: AdminActio
     }
     case 'move':
       return moveReplica(nc, command, action, status);
+    case 'rebalance':
+      return rebalance(nc, command, status);
     default:
       return refuse('INTERNAL', 'not an action');
   }
@@ -122,6 +125,37 @@ async function moveReplica(nc: NatsConnection, command: AdminCommand, action: { 
   if (!deleted.ok) return deleted;
   step(`r${source.replica} stopped and its data deleted on ${from}`);
   return { ok: true, message: `partition ${id}: replica moved from ${from} (r${source.replica}) to ${to} (r${target})` };
+}
+
+/** The moves that bring every partition to its weighted consistent-hashing placement (pure). */
+export function planRebalance(status: ClusterStatus): { moves: { partition: number; from: string; to: string }[]; skipped: string[] } {
+  const nodes = status.nodes.filter((node) => !node.drained).map((node) => ({ id: node.id, weight: node.weight ?? 1 }));
+  const moves: { partition: number; from: string; to: string }[] = [];
+  const skipped: string[] = [];
+  if (nodes.length === 0) return { moves, skipped: ['no node is up and undrained'] };
+  for (const partition of status.partitions) {
+    const current = partition.replicas.map((replica) => replica.node);
+    const target = placeReplicas([`p${partition.id}`], nodes, current.length).assignments.get(`p${partition.id}`) ?? [];
+    const leaving = current.filter((node) => !target.includes(node));
+    const arriving = target.filter((node) => !current.includes(node));
+    if (leaving.length !== arriving.length) skipped.push(`partition ${partition.id}: ${current.length} replica(s) answering, not enough nodes to place them`);
+    for (let i = 0; i < Math.min(leaving.length, arriving.length); i++) moves.push({ partition: partition.id, from: leaving[i]!, to: arriving[i]! });
+  }
+  return { moves, skipped };
+}
+
+async function rebalance(nc: NatsConnection, command: AdminCommand, status: ClusterStatus): Promise<Reply> {
+  const { moves, skipped } = planRebalance(status);
+  for (const line of skipped) process.stderr.write(`  skipped ${line}\n`);
+  if (moves.length === 0) return { ok: true, message: 'balanced: every replica is where the placement wants it' };
+  const done: string[] = [];
+  for (const move of moves) {
+    if (!command.client.json) process.stderr.write(`moving partition ${move.partition} from ${move.from} to ${move.to}\n`);
+    const result = await moveReplica(nc, command, move, await currentStatus(nc, command));
+    if (!result.ok) return { ok: false, error: { code: result.error.code, message: `${result.error.message} (after ${done.length} of ${moves.length} moves: ${done.join('; ') || 'none'})` } };
+    done.push(`p${move.partition} ${move.from}->${move.to}`);
+  }
+  return { ok: true, message: `rebalanced: ${done.length} replica(s) moved (${done.join(', ')})` };
 }
 
 /** A membership change on P's leader, retried while leadership moves or another change is in flight. */

@@ -73,7 +73,8 @@ export type AdminAction =
   | { kind: 'partitions-list' }
   | { kind: 'stop' | 'start'; partition: number; node: string }
   | { kind: 'transfer'; partition: number; node: string }
-  | { kind: 'move'; partition: number; from: string; to: string };
+  | { kind: 'move'; partition: number; from: string; to: string }
+  | { kind: 'rebalance' };
 
 export interface AdminCommand {
   name: 'admin';
@@ -121,11 +122,14 @@ Put -- before a key or value that starts with "-".`;
 const SUBCOMMANDS: Record<string, Subcommand> = {
   supervisor: {
     summary: 'run one node of a cluster (one process per machine)',
-    usage: `Usage: cairn supervisor --node-id ID --initial-cluster ID,ID,... [options]
+    usage: `Usage: cairn supervisor --node-id ID (--initial-cluster ID,ID,... | --join) [options]
 
 Runs one node: joins the cluster over NATS, runs its partition replicas, serves HTTP.
   --node-id ID            this node's name; must be listed in --initial-cluster
-  --initial-cluster IDS   every node of the cluster, comma separated (e.g. n1,n2,n3)
+  --initial-cluster IDS   every node of a new cluster, comma separated (e.g. n1,n2,n3)
+  --join                  join a running cluster instead (its shape is read from a running node; the
+                          node starts with no replicas: run "cairn partitions rebalance")
+  --weight N              this node's share of replicas relative to others, 1..1000 (default 1)
   --nats URL              NATS server URL(s) (default $NATS_URL or ${DEFAULT_NATS_URL})
   --data DIR              data directory; replicas live under DIR/<node-id>/ (default ./data)
   --partitions N          partitions of the key space, 1..${PARTITIONS_MAX} (default ${SUPERVISOR_DEFAULTS.partitions})
@@ -143,6 +147,8 @@ Stops cleanly on SIGTERM or SIGINT (exit 0).`,
     options: {
       'node-id': { type: 'string' },
       'initial-cluster': { type: 'string' },
+      join: { type: 'boolean' },
+      weight: { type: 'string' },
       nats: { type: 'string' },
       data: { type: 'string' },
       partitions: { type: 'string' },
@@ -267,7 +273,7 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
     },
   },
   partitions: {
-    summary: 'list partitions, stop / start / move one replica: cairn partitions list | stop|start P --node N | move P --from A --to B',
+    summary: 'list partitions, stop / start / move replicas: cairn partitions list | stop|start P --node N | move P --from A --to B | rebalance',
     usage: `Usage: cairn partitions list | stop P --node NODE | start P --node NODE | move P --from A --to B [options]
 
   list                 every partition: leader, replicas with role, term, commit, applied and lag
@@ -277,7 +283,10 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
   move P --from A --to B
                        move A's replica of P to B, one membership change at a time (learner on B, catch
                        up, promote, hand leadership over if A leads, remove A's replica and its data);
-                       prints each step; no request fails meanwhile\n${CLIENT_HELP}`,
+                       prints each step; no request fails meanwhile
+  rebalance            move replicas to where weighted consistent hashing places them over the nodes
+                       that are up and not drained (after a --join, before removing a drained node),
+                       one move at a time\n${CLIENT_HELP}`,
     options: { ...CLIENT_OPTIONS, node: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
     build: (values, positionals, env) => {
       const [verb, ...rest] = positionals;
@@ -290,6 +299,10 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
         const [partition] = exactPositionals(rest, ['P']);
         const node = nodeIdOf(requiredString(values, 'node'), '--node');
         return { name: 'admin', action: { kind: verb, partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client };
+      }
+      if (verb === 'rebalance') {
+        exactPositionals(rest, []);
+        return { name: 'admin', action: { kind: 'rebalance' }, client };
       }
       if (verb === 'move') {
         const [partition] = exactPositionals(rest, ['P']);
@@ -382,10 +395,16 @@ function describeParseError(error: unknown): string {
 function buildSupervisor(values: Record<string, string | boolean | undefined>, positionals: string[], env: Environment): Command {
   exactPositionals(positionals, []);
   const nodeId = nodeIdOf(requiredString(values, 'node-id'), '--node-id');
-  const initialCluster = nodeListOf(requiredString(values, 'initial-cluster'));
-  if (!initialCluster.includes(nodeId)) throw new UsageError(`--node-id ${nodeId} is not in --initial-cluster ${initialCluster.join(',')}`);
+  const join = values.join === true;
+  if (join) {
+    for (const flag of ['initial-cluster', 'partitions', 'replicas']) {
+      if (values[flag] !== undefined) throw new UsageError(`--join reads --${flag} from the running cluster; do not give it`);
+    }
+  }
+  const initialCluster = join ? [] : nodeListOf(requiredString(values, 'initial-cluster'));
+  if (!join && !initialCluster.includes(nodeId)) throw new UsageError(`--node-id ${nodeId} is not in --initial-cluster ${initialCluster.join(',')}`);
   const replicas = integerOption(values, 'replicas', SUPERVISOR_DEFAULTS.replicas, 1, NODES_MAX);
-  if (replicas > initialCluster.length) {
+  if (!join && replicas > initialCluster.length) {
     throw new UsageError(`--replicas ${replicas} is more than the ${initialCluster.length} node(s) of --initial-cluster`);
   }
   const electionTicks = integerOption(values, 'election-ticks', SUPERVISOR_DEFAULTS.electionTicks, 2, 10_000);
@@ -408,6 +427,8 @@ function buildSupervisor(values: Record<string, string | boolean | undefined>, p
   };
   if (options.compactKeep! >= options.compactEntries!) throw new UsageError('--compact-keep must be less than --compact-entries');
   if (values['fault-injection'] === true) options.faultInjection = true;
+  if (join) options.join = true;
+  if (values.weight !== undefined) options.weight = integerOption(values, 'weight', 1, 1, 1000);
   const httpPort = stringOption(values, 'http');
   if (httpPort !== undefined) options.httpPort = portOf(httpPort, '--http');
   return { name: 'supervisor', options };

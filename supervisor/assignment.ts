@@ -15,10 +15,10 @@ export interface HostedReplica {
   nodeOfReplica: Record<string, string>;
 }
 
-const FILE = 'replicas.json';
+export const ASSIGNMENT_FILE = 'replicas.json';
 
 export function assignmentPath(dataDir: string, nodeId: string): string {
-  return path.join(dataDir, nodeId, FILE);
+  return path.join(dataDir, nodeId, ASSIGNMENT_FILE);
 }
 
 /** The stored assignment, or `initial()` written down as the first one. */

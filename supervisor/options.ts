@@ -29,6 +29,13 @@ export interface SupervisorOptions {
   compactKeep?: number;
   /** Let `<prefix>.ctl.fault` commands drop, delay or cut Raft traffic (tests and drills only; default off). */
   faultInjection?: boolean;
+  /**
+   * Join a running cluster: initialCluster, partitions and replicas are read from a running node, and a
+   * node new to the cluster starts with no replicas (`cairn partitions rebalance` moves some here).
+   */
+  join?: boolean;
+  /** This node's share of replicas relative to the others' (placement weight); default 1. */
+  weight?: number;
 }
 
 export const SUPERVISOR_DEFAULTS = {

@@ -32,6 +32,10 @@ export interface NodeStatus {
   stopped?: string[];
   /** The node hands every leadership away (`cairn nodes drain`). */
   drained?: boolean;
+  /** Placement weight (`--weight`). */
+  weight?: number;
+  /** The cluster's shape as this node was started with it; a joining node reads it from here. */
+  config?: { initialCluster: string[]; partitions: number; replicas: number };
 }
 
 export interface PartitionStatus {

@@ -32,6 +32,32 @@ const WATCHDOG = { intervalMs: 2_000, timeoutMs: 10_000 };
 /** Exit code of a supervisor whose actor thread could not be ended (EX_SOFTWARE). */
 const EXIT_WEDGED = 70;
 
+const JOIN_TIMEOUT_MS = 30_000;
+
+/** A joining node learns the cluster's shape from any running node. */
+async function clusterConfig(options: SupervisorOptions, log: (line: string) => void): Promise<Pick<SupervisorOptions, 'initialCluster' | 'partitions' | 'replicas'>> {
+  const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} join`, maxReconnectAttempts: -1 });
+  try {
+    const deadline = Date.now() + JOIN_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      try {
+        const reply = await nc.request(subjects(options.prefix).control('nodes'), new Uint8Array(), { timeout: 2_000 });
+        const config = (JSON.parse(Buffer.from(reply.data).toString()) as NodeStatus).config;
+        if (config && Array.isArray(config.initialCluster)) {
+          log(`joining a cluster of ${config.partitions} partitions x ${config.replicas} replicas (initial nodes ${config.initialCluster.join(',')})`);
+          return config;
+        }
+      } catch {
+        // No node answers yet: keep asking until the deadline.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    throw new Error(`--join: no running cairn node answered on ${subjects(options.prefix).control('nodes')} within ${JOIN_TIMEOUT_MS} ms`);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** The replicas the placement gives this node in a new cluster. */
 function initialAssignment(options: SupervisorOptions): HostedReplica[] {
   return initialLayouts(options).flatMap((layout) => {
@@ -66,7 +92,8 @@ function replicaOptionsOf(hosted: HostedReplica, options: SupervisorOptions): Re
 export async function startSupervisor(options: SupervisorOptions): Promise<SupervisorHandle> {
   const startedAt = Date.now();
   const log = (line: string) => console.error(`[${options.nodeId}] ${line}`);
-  let hosted = loadOrCreateAssignment(options.dataDir, options.nodeId, () => initialAssignment(options));
+  if (options.join) options = { ...options, ...(await clusterConfig(options, log)) };
+  let hosted = loadOrCreateAssignment(options.dataDir, options.nodeId, () => (options.join ? [] : initialAssignment(options)));
   const replicaOptions = hosted.map((replica) => replicaOptionsOf(replica, options));
   const hostOptions: ReplicaHostOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, replicas: replicaOptions, faultInjection: options.faultInjection,
@@ -101,6 +128,8 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       failed: slots.filter((slot) => slot.state === 'failed').map((slot) => ({ actor: slot.actor, error: slot.lastError ?? 'unknown' })),
       stopped: slots.filter((slot) => slot.state === 'stopped').map((slot) => slot.actor),
       drained,
+      weight: options.weight ?? 1,
+      config: { initialCluster: options.initialCluster, partitions: options.partitions, replicas: options.replicas },
     };
   };
   serveNodeStatus(nc, options.prefix, nodeStatus);

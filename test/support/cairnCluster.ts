@@ -37,6 +37,7 @@ export class CairnCluster {
   kv!: KvClient;
   private server!: Awaited<ReturnType<typeof startNatsServer>>;
   readonly nodeIds: string[];
+  private readonly joined = new Set<string>();
 
   private constructor(readonly options: Required<Omit<CairnClusterOptions, 'http'>> & { http: string[] }) {
     this.nodeIds = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
@@ -58,9 +59,11 @@ export class CairnCluster {
 
   async startNode(id: string): Promise<void> {
     const o = this.options;
+    const shape = this.joined.has(id)
+      ? ['--join']
+      : ['--initial-cluster', this.nodeIds.filter((node) => !this.joined.has(node)).join(','), '--partitions', String(o.partitions), '--replicas', String(o.replicas)];
     const args = [
-      CLI, 'supervisor', '--node-id', id, '--nats', this.server.url, '--data', this.dataDir,
-      '--initial-cluster', this.nodeIds.join(','), '--partitions', String(o.partitions), '--replicas', String(o.replicas),
+      CLI, 'supervisor', '--node-id', id, '--nats', this.server.url, '--data', this.dataDir, ...shape,
       ...(o.http.includes(id) ? ['--http', '0'] : []), ...o.flags,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -84,6 +87,13 @@ export class CairnCluster {
     const node = this.nodes.get(id)!;
     node.child.kill(signal);
     return node.exited;
+  }
+
+  /** Starts a node that is not in the initial cluster with `--join` (restarts keep using `--join`). */
+  async join(id: string): Promise<void> {
+    this.joined.add(id);
+    this.nodeIds.push(id);
+    await this.startNode(id);
   }
 
   async restart(id: string): Promise<void> {

@@ -118,6 +118,7 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     const run = await runNode(RESTORE, ['--backup', backupDir, '--data', fresh]);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.contain(`node n1: ${PARTITIONS} replica(s) restored into ${path.join(fresh, 'n1')}`);
+    expect(readdirSync(path.join(fresh, 'n1')), 'the record of which replicas n1 hosts comes back with them').to.include('replicas.json');
     for (const id of ['n2', 'n3']) cpSync(path.join(cluster.dataDir, id), path.join(fresh, id), { recursive: true });
     expect(readdirSync(fresh).sort()).to.deep.equal(NODES);
 
@@ -150,8 +151,9 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     expect(run.code, run.stderr).to.equal(0);
     const aside = readdirSync(rollback).filter((name) => name.startsWith('n2.pre-restore-'));
     expect(aside).to.have.length(1);
-    expect(readdirSync(path.join(rollback, aside[0]!)).sort()).to.deep.equal(['p0', 'p1', 'p2', 'p3']);
+    expect(readdirSync(path.join(rollback, aside[0]!)).sort()).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'replicas.json']);
     expect(readdirSync(path.join(rollback, 'n2', 'p0'))).to.deep.equal(['data.mdb']);
+    expect(readdirSync(path.join(rollback, 'n2')), "n1's record of its replicas is not n2's: n2 recomputes its own").to.not.include('replicas.json');
   });
 });
 

@@ -23,6 +23,9 @@ describe('supervisor/args', () => {
       // supervisor
       ['supervisor without --node-id', ['supervisor', '--initial-cluster', 'n1'], /--node-id is required/],
       ['supervisor without --initial-cluster', ['supervisor', '--node-id', 'n1'], /--initial-cluster is required/],
+      ['supervisor --join with --initial-cluster', ['supervisor', '--node-id', 'n4', '--join', '--initial-cluster', 'n1'], /--join reads --initial-cluster from the running cluster/],
+      ['supervisor --join with --partitions', ['supervisor', '--node-id', 'n4', '--join', '--partitions', '4'], /--join reads --partitions/],
+      ['supervisor with a zero weight', [...SUPERVISOR, '--weight', '0'], /--weight must be an integer in 1\.\.1000/],
       ['node id not in the cluster', ['supervisor', '--node-id', 'n4', '--initial-cluster', 'n1,n2,n3'], /n4 is not in --initial-cluster/],
       ['node id with a dot', ['supervisor', '--node-id', 'n.1', '--initial-cluster', 'n.1'], /--node-id "n.1" must be/],
       ['empty node in the cluster', ['supervisor', '--node-id', 'n1', '--initial-cluster', 'n1,,n2'], /--initial-cluster node "" must be/],
@@ -119,6 +122,12 @@ describe('supervisor/args', () => {
           compactKeep: SUPERVISOR_DEFAULTS.compactKeep,
         },
       });
+    });
+
+    it('supervisor: --join needs no --initial-cluster; --weight', () => {
+      const command = parsed(['supervisor', '--node-id', 'n4', '--join', '--weight', '3']) as unknown as { options: Record<string, unknown> };
+      expect(command.options).to.include({ nodeId: 'n4', join: true, weight: 3 });
+      expect(command.options.initialCluster).to.deep.equal([]);
     });
 
     it('supervisor: --fault-injection turns on obedience to fault commands', () => {

@@ -1,0 +1,87 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { CairnCluster } from '../../support/cairnCluster';
+import { readReplicaStates } from '../../support/replicaState';
+import type { ClusterStatus } from '../../../supervisor/statusTypes';
+
+const CLI = join(__dirname, '..', '..', '..', 'supervisor', 'cli.js');
+
+function cairn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const replicasOn = (status: ClusterStatus, node: string) => status.partitions.flatMap((p) => p.replicas).filter((r) => r.node === node).length;
+
+describe('joining a running cluster, rebalancing onto the new node, draining a node (4 supervisor processes)', function () {
+  this.timeout(300_000);
+  let cluster: CairnCluster;
+
+  before(async () => {
+    cluster = await CairnCluster.start({ nodes: 3, partitions: 8, replicas: 3 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it('a node started with --join gets replicas from "partitions rebalance"; drain + rebalance empties a node; no request fails', async () => {
+    const acknowledged = new Map<string, string>();
+    const errors: string[] = [];
+    let running = true;
+    const loops = Array.from({ length: 6 }, async (_, loop) => {
+      for (let i = 0; running; i++) {
+        const key = `join-${loop}-${i % 40}`;
+        try {
+          await cluster.kv.put(key, `${i}`);
+          acknowledged.set(key, `${i}`);
+        } catch (error) {
+          errors.push(String(error));
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    });
+    await cluster.until(() => acknowledged.size >= 100, 30_000, 'writes before the join');
+    const nats = ['--nats', cluster.natsUrl];
+
+    await cluster.join('n4');
+    await cluster.until(async () => (await cluster.status()).nodes.some((node) => node.id === 'n4'), 30_000, 'n4 to answer');
+    expect(replicasOn(await cluster.status(), 'n4'), 'a joined node starts empty').to.equal(0);
+    expect(cluster.nodes.get('n4')!.output.join('\n')).to.match(/joining a cluster of 8 partitions x 3 replicas/);
+
+    const rebalanced = await cairn(['partitions', 'rebalance', ...nats]);
+    expect(rebalanced, rebalanced.stderr).to.include({ code: 0 });
+    expect(rebalanced.stdout).to.match(/^rebalanced: [1-9]\d* replica\(s\) moved/);
+    const spread = await cluster.waitHealthy(60_000, 24);
+    expect(replicasOn(spread, 'n4')).to.be.greaterThan(0);
+    for (const partition of spread.partitions) expect(new Set(partition.replicas.map((r) => r.node)).size, `partition ${partition.id}`).to.equal(3);
+    expect((await cairn(['partitions', 'rebalance', ...nats])).stdout).to.match(/^balanced/);
+
+    expect((await cairn(['nodes', 'drain', 'n2', ...nats])).code).to.equal(0);
+    const drained = await cairn(['partitions', 'rebalance', ...nats]);
+    expect(drained, drained.stderr).to.include({ code: 0 });
+    const after = await cluster.waitHealthy(60_000, 24);
+    expect(replicasOn(after, 'n2'), 'the drained node holds no replica').to.equal(0);
+    expect(after.partitions.filter((p) => p.leader!.node === 'n2')).to.have.length(0);
+
+    running = false;
+    await Promise.all(loops);
+    expect(errors, 'no client request failed').to.deep.equal([]);
+    const states = await readReplicaStates(cluster);
+    for (const replicas of states.values()) for (const other of replicas.slice(1)) expect(other.entries).to.equal(replicas[0].entries);
+    for (const [key, value] of acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);
+
+    // The joined node restarts into the same role: its replicas are in its replicas.json.
+    const beforeRestart = replicasOn(after, 'n4');
+    expect(await cluster.kill('n4', 'SIGTERM')).to.equal(0);
+    await cluster.restart('n4');
+    await cluster.until(async () => replicasOn(await cluster.status(), 'n4') === beforeRestart, 30_000, 'n4 to come back with its replicas');
+  });
+});
