@@ -1,22 +1,7 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { CairnCluster } from '../../support/cairnCluster';
+import { cairn } from '../../support/cairnCli';
 import type { ClusterStatus } from '../../../supervisor/statusTypes';
-
-const CLI = join(__dirname, '..', '..', '..', 'supervisor', 'cli.js');
-
-function cairn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Writes in a loop and records every failure: operator commands must not make a client request fail. */
 function startWriter(cluster: CairnCluster) {
