@@ -6,7 +6,7 @@ import path from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
 import { subjects } from '../bus/subjects';
-import { clusterLayout } from '../actors/router/layout';
+import { clusterLayout, PartitionLayout } from '../actors/router/layout';
 import { ReplicaOptions } from '../actors/replica/replica';
 import { AdminResult, ReplicaHostOptions, ReplicaSlotInfo } from '../actors/replica/host';
 import { HostedReplica, loadOrCreateAssignment, saveAssignment } from './assignment';
@@ -14,6 +14,7 @@ import { RouterOptions } from '../actors/router/router';
 import { ActorHost } from './actorHost';
 import { startHttpGateway } from './httpGateway';
 import { serveNodeControl } from './nodeControl';
+import { preferredLeaders } from './leaderPlan';
 import { defaultRegistry } from './metrics';
 import { SupervisorOptions } from './options';
 import { ClusterStatus, NodeStatus, ReplicaStatus } from './statusTypes';
@@ -67,8 +68,21 @@ function initialAssignment(options: SupervisorOptions): HostedReplica[] {
   });
 }
 
-function initialLayouts(options: SupervisorOptions) {
-  return clusterLayout(options.initialCluster, options.partitions, options.replicas);
+const layoutCache = new WeakMap<SupervisorOptions, { layouts: PartitionLayout[]; leaders: Map<number, number> }>();
+
+/** The placement of a new cluster and its balanced first leaders, computed once per options object. */
+function initialPlan(options: SupervisorOptions): { layouts: PartitionLayout[]; leaders: Map<number, number> } {
+  let plan = layoutCache.get(options);
+  if (!plan) {
+    const layouts = clusterLayout(options.initialCluster, options.partitions, options.replicas);
+    plan = { layouts, leaders: preferredLeaders(layouts) };
+    layoutCache.set(options, plan);
+  }
+  return plan;
+}
+
+function initialLayouts(options: SupervisorOptions): PartitionLayout[] {
+  return initialPlan(options).layouts;
 }
 
 function replicaOptionsOf(hosted: HostedReplica, options: SupervisorOptions): ReplicaOptions {
@@ -81,6 +95,7 @@ function replicaOptionsOf(hosted: HostedReplica, options: SupervisorOptions): Re
     prefix: options.prefix,
     voters: hosted.voters,
     nodeOfReplica: hosted.nodeOfReplica,
+    preferredLeader: initialPlan(options).leaders.get(hosted.partition),
     tickMs: options.tickMs,
     electionTicks: options.electionTicks,
     heartbeatTicks: options.heartbeatTicks,
