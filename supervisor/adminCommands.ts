@@ -57,6 +57,8 @@ async function act(nc: NatsConnection, command: AdminCommand, action: AdminActio
       return moveReplica(nc, command, action, status);
     case 'rebalance':
       return rebalance(nc, command, status);
+    case 'balance-leaders':
+      return balanceLeaders(nc, command, status);
     default:
       return refuse('INTERNAL', 'not an action');
   }
@@ -156,6 +158,56 @@ async function rebalance(nc: NatsConnection, command: AdminCommand, status: Clus
     done.push(`p${move.partition} ${move.from}->${move.to}`);
   }
   return { ok: true, message: `rebalanced: ${done.length} replica(s) moved (${done.join(', ')})` };
+}
+
+/** Leader transfers that leave every undrained node leading its share, within one (pure, greedy). */
+export function planLeaderBalance(status: ClusterStatus): { partition: number; from: string; to: string; replica: number }[] {
+  const nodes = status.nodes.filter((node) => !node.drained).map((node) => node.id);
+  const leading = new Map(nodes.map((node) => [node, 0]));
+  const leaders = new Map<number, string>();
+  for (const partition of status.partitions) {
+    if (partition.leader && leading.has(partition.leader.node)) {
+      leaders.set(partition.id, partition.leader.node);
+      leading.set(partition.leader.node, leading.get(partition.leader.node)! + 1);
+    }
+  }
+  const transfers: { partition: number; from: string; to: string; replica: number }[] = [];
+  for (let guard = 0; guard < status.partitions.length; guard++) {
+    const move = bestLeaderMove(status, leaders, leading);
+    if (!move) break;
+    transfers.push(move);
+    leaders.set(move.partition, move.to);
+    leading.set(move.from, leading.get(move.from)! - 1);
+    leading.set(move.to, leading.get(move.to)! + 1);
+  }
+  return transfers;
+}
+
+/** From the busiest node to the least busy one that holds a replica of one of its partitions, if that narrows the spread. */
+function bestLeaderMove(status: ClusterStatus, leaders: Map<number, string>, leading: Map<string, number>) {
+  const byLoad = [...leading].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (const [from, count] of byLoad) {
+    for (const [to, other] of [...byLoad].reverse()) {
+      if (count - other < 2) break;
+      for (const partition of status.partitions) {
+        if (leaders.get(partition.id) !== from) continue;
+        const replica = partition.replicas.find((candidate) => candidate.node === to);
+        if (replica) return { partition: partition.id, from, to, replica: replica.replica };
+      }
+    }
+  }
+  return undefined;
+}
+
+async function balanceLeaders(nc: NatsConnection, command: AdminCommand, status: ClusterStatus): Promise<Reply> {
+  const transfers = planLeaderBalance(status);
+  if (transfers.length === 0) return { ok: true, message: 'balanced: every node leads its share' };
+  for (const transfer of transfers) {
+    if (!command.client.json) process.stderr.write(`  partition ${transfer.partition}: ${transfer.from} -> ${transfer.to}\n`);
+    const moved = await nodeRequest(nc, command, transfer.from, { command: 'transfer', partition: transfer.partition, to: transfer.to, replica: transfer.replica });
+    if (!moved.ok) return moved;
+  }
+  return { ok: true, message: `balanced: ${transfers.length} leadership(s) moved` };
 }
 
 /** A membership change on P's leader, retried while leadership moves or another change is in flight. */

@@ -74,7 +74,8 @@ export type AdminAction =
   | { kind: 'stop' | 'start'; partition: number; node: string }
   | { kind: 'transfer'; partition: number; node: string }
   | { kind: 'move'; partition: number; from: string; to: string }
-  | { kind: 'rebalance' };
+  | { kind: 'rebalance' }
+  | { kind: 'balance-leaders' };
 
 export interface AdminCommand {
   name: 'admin';
@@ -315,16 +316,22 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
     },
   },
   leader: {
-    summary: "move a partition's leadership: cairn leader transfer P --to NODE",
-    usage: `Usage: cairn leader transfer P --to NODE [options]
+    summary: "move leaderships: cairn leader transfer P --to NODE | cairn leader balance",
+    usage: `Usage: cairn leader transfer P --to NODE | cairn leader balance [options]
 
-Hands partition P's leadership to its replica on NODE (Raft leader transfer: the leader brings NODE's
-replica up to date, then tells it to campaign at once). Fails if NODE holds no replica of P or its
-replica does not take over in time.\n${CLIENT_HELP}`,
+  transfer P --to NODE  hands partition P's leadership to its replica on NODE (Raft leader transfer: the
+                        leader brings NODE's replica up to date, then tells it to campaign at once). Fails
+                        if NODE holds no replica of P or its replica does not take over in time.
+  balance               moves leaderships until every node that is up and not drained leads its share
+                        (within one), one transfer at a time; e.g. after a node came back from a failure\n${CLIENT_HELP}`,
     options: { ...CLIENT_OPTIONS, to: { type: 'string' } },
     build: (values, positionals, env) => {
+      if (positionals[0] === 'balance') {
+        exactPositionals(positionals.slice(1), []);
+        return { name: 'admin', action: { kind: 'balance-leaders' }, client: clientFlags(values, env) };
+      }
       const [verb, partition] = exactPositionals(positionals, ['transfer', 'P']);
-      if (verb !== 'transfer') throw new UsageError('expected "transfer P --to NODE"');
+      if (verb !== 'transfer') throw new UsageError('expected "transfer P --to NODE" or "balance"');
       const node = nodeIdOf(requiredString(values, 'to'), '--to');
       return { name: 'admin', action: { kind: 'transfer', partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client: clientFlags(values, env) };
     },

@@ -98,7 +98,7 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
     }, 30_000, 'the restarted replica to catch up');
   });
 
-  it('nodes drain moves every leadership off a node and keeps it off; undrain lifts it; list shows it', async () => {
+  it('nodes drain moves every leadership off a node and keeps it off; undrain lifts it; leader balance evens leaders out', async () => {
     writer = startWriter(cluster);
     const drain = await cairn(['nodes', 'drain', 'n1', ...nats]);
     expect(drain, drain.stderr).to.include({ code: 0 });
@@ -118,6 +118,12 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
 
     expect((await cairn(['nodes', 'undrain', 'n1', ...nats])).code).to.equal(0);
     expect((await cluster.status()).nodes.find((node) => node.id === 'n1')!.drained).to.equal(false);
+    const balance = await cairn(['leader', 'balance', ...nats]);
+    expect(balance, balance.stderr).to.include({ code: 0 });
+    const balanced = await cluster.waitHealthy();
+    const counts = ['n1', 'n2', 'n3'].map((node) => leadersOn(balanced, node));
+    expect(Math.max(...counts) - Math.min(...counts), `leaders per node after balance: ${counts}`).to.be.at.most(1);
+    expect(leadersOn(balanced, 'n1'), 'the undrained node leads again').to.be.greaterThan(0);
     const partitions = await cairn(['partitions', 'list', ...nats]);
     expect(partitions.stdout).to.match(/^PARTITION/);
     for (const [key, value] of writer.acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);

@@ -81,7 +81,8 @@ describe('supervisor/args', () => {
       ['partitions with an unknown verb', ['partitions', 'frob', '1'], /expected "list", "stop P --node NODE"/],
       ['partitions move without --to', ['partitions', 'move', '1', '--from', 'n1'], /--to is required/],
       ['partitions move to the same node', ['partitions', 'move', '1', '--from', 'n1', '--to', 'n1'], /--from and --to name the same node/],
-      ['leader without transfer', ['leader', 'move', '1', '--to', 'n1'], /expected "transfer P --to NODE"/],
+      ['leader without transfer', ['leader', 'move', '1', '--to', 'n1'], /expected "transfer P --to NODE" or "balance"/],
+      ['leader balance with an argument', ['leader', 'balance', 'x'], /unexpected argument "x"/],
       ['leader transfer without --to', ['leader', 'transfer', '1'], /--to is required/],
     ];
     for (const [name, argv, message] of cases) {
@@ -182,6 +183,8 @@ describe('supervisor/args', () => {
       expect(parsed(['partitions', 'start', '--node', 'n1', '0'])).to.have.deep.property('action', { kind: 'start', partition: 0, node: 'n1' });
       expect(parsed(['leader', 'transfer', '5', '--to', 'n3'])).to.have.deep.property('action', { kind: 'transfer', partition: 5, node: 'n3' });
       expect(parsed(['partitions', 'move', '2', '--from', 'n1', '--to', 'n4'])).to.have.deep.property('action', { kind: 'move', partition: 2, from: 'n1', to: 'n4' });
+      expect(parsed(['leader', 'balance'])).to.have.deep.property('action', { kind: 'balance-leaders' });
+      expect(parsed(['partitions', 'rebalance'])).to.have.deep.property('action', { kind: 'rebalance' });
     });
 
     it('cas: the three expectations', () => {
