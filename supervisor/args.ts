@@ -256,7 +256,7 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
   list           every node: pid, uptime, replicas, leaders, restarts, drained, stopped and failed replicas
   drain NODE     NODE hands every partition leadership it holds to another replica and keeps doing so;
                  its replicas keep voting and replicating (use it before maintenance). Lasts until
-                 "undrain" or until NODE's supervisor restarts.
+                 "undrain", also across restarts of NODE.
   undrain NODE   NODE's replicas may lead again\n${CLIENT_HELP}`,
     options: CLIENT_OPTIONS,
     build: (values, positionals, env) => {

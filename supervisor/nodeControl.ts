@@ -70,6 +70,7 @@ export interface NodeControlHandlers {
   hasActor(actor: string): boolean;
   add(partition: number, replica: number): Promise<AdminResult | undefined>;
   remove(partition: number): Promise<AdminResult | undefined>;
+  setDrained(drained: boolean): Promise<AdminResult | undefined>;
 }
 
 export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: string, handlers: NodeControlHandlers, log: (line: string) => void): void {
@@ -94,6 +95,7 @@ async function execute(command: NodeCommand, handlers: NodeControlHandlers, log:
   log(`control: ${JSON.stringify(command)}`);
   const answer = command.command === 'add' ? await handlers.add(command.partition, command.replica)
     : command.command === 'remove' ? await handlers.remove(command.partition)
+    : command.command === 'drain' || command.command === 'undrain' ? await handlers.setDrained(command.command === 'drain')
     : await callHost(command, handlers.replicas);
   return answer ?? { ok: false, error: { code: 'UNAVAILABLE', message: 'the replica host is not running (restarting?); try again' } };
 }
@@ -106,13 +108,12 @@ function callHost(command: NodeCommand, replicas: ActorHost): Promise<AdminResul
       return replicas.call<AdminResult>('startReplica', command.partition);
     case 'transfer':
       return replicas.call<AdminResult>('transferTo', command.partition, command.to, command.replica);
-    case 'drain':
-    case 'undrain':
-      return replicas.call<AdminResult>('setDrained', command.command === 'drain');
     case 'crash':
       return replicas.call<{ ok: true } | Refusal>('crash', command.actor).then((reply) => reply && (reply.ok ? { ok: true, message: `crashed ${command.actor}` } : reply));
     case 'add':
     case 'remove':
+    case 'drain':
+    case 'undrain':
       return Promise.resolve(undefined);
     case 'crash-thread':
       // The thread dies before it can answer; the answer is that the drill was started.

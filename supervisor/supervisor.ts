@@ -2,6 +2,7 @@
 // this node, actors/replica/host.ts) and a router, restarts them when they die, answers node status, and
 // serves the HTTP gateway.
 
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connect, NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
@@ -28,6 +29,8 @@ export interface SupervisorHandle {
 }
 
 const ACTORS_DIR = path.join(__dirname, '..', 'actors');
+/** Present in `<data>/<node>/` while the node is drained. */
+const DRAIN_MARKER = 'drained';
 /** Liveness probes of the actor threads: every 2 s; 10 s without an answer means wedged. */
 const WATCHDOG = { intervalMs: 2_000, timeoutMs: 10_000 };
 /** Exit code of a supervisor whose actor thread could not be ended (EX_SOFTWARE). */
@@ -110,8 +113,10 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   if (options.join) options = { ...options, ...(await clusterConfig(options, log)) };
   let hosted = loadOrCreateAssignment(options.dataDir, options.nodeId, () => (options.join ? [] : initialAssignment(options)));
   const replicaOptions = hosted.map((replica) => replicaOptionsOf(replica, options));
+  const drainMarker = path.join(options.dataDir, options.nodeId, DRAIN_MARKER);
   const hostOptions: ReplicaHostOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, replicas: replicaOptions, faultInjection: options.faultInjection,
+    drained: existsSync(drainMarker),
   };
   const watchdog = {
     ...WATCHDOG,
@@ -161,6 +166,16 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       };
       const answer = await replicas.call<AdminResult>('addReplica', replicaOptionsOf(entry, options));
       if (answer?.ok) saveAssignment(options.dataDir, options.nodeId, (hosted = [...hosted, entry]));
+      return answer;
+    },
+    setDrained: async (drained) => {
+      const answer = await replicas.call<AdminResult>('setDrained', drained);
+      if (answer?.ok) {
+        // A drained node stays drained across restarts (of the thread: workerData; of the process: the marker).
+        hostOptions.drained = drained;
+        if (drained) writeFileSync(drainMarker, 'drained by cairn nodes drain\n');
+        else rmSync(drainMarker, { force: true });
+      }
       return answer;
     },
     remove: async (partition) => {

@@ -25,6 +25,8 @@ export interface ReplicaHostOptions {
   replicas: ReplicaOptions[];
   /** Obey fault-injection commands on `<prefix>.ctl.fault` (tests and drills). */
   faultInjection?: boolean;
+  /** Start drained (`cairn nodes drain` survives restarts of the node and of this thread). */
+  drained?: boolean;
 }
 
 export type ReplicaSlotState = 'starting' | 'running' | 'restarting' | 'stopped' | 'failed';
@@ -149,6 +151,7 @@ export class ReplicaHost {
     const host = new ReplicaHost(nc, mux, options.nodeId);
     for (const replica of options.replicas) host.slots.set(actorName(replica), new ReplicaSlot(replica, { nc, mux }, log));
     await Promise.all([...host.slots.values()].map((slot) => slot.start()));
+    if (options.drained) void host.setDrained(true);
     return host;
   }
 

@@ -103,9 +103,12 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
     const drain = await cairn(['nodes', 'drain', 'n1', ...nats]);
     expect(drain, drain.stderr).to.include({ code: 0 });
     await cluster.until(async () => leadersOn(await cluster.status(), 'n1') === 0, 20_000, 'n1 to lead nothing');
-    // A new election must not hand leadership back to a drained node: bounce n3's replicas.
+    // A new election must not hand leadership back to a drained node: bounce n3's replicas, and n1
+    // itself (drain survives its restart).
     await cluster.kill('n3', 'SIGTERM');
     await cluster.restart('n3');
+    await cluster.kill('n1', 'SIGTERM');
+    await cluster.restart('n1');
     const settled = await cluster.waitHealthy();
     await cluster.until(async () => leadersOn(await cluster.status(), 'n1') === 0, 20_000, 'n1 to stay leaderless');
     expect(settled.nodes.find((node) => node.id === 'n1')!.drained).to.equal(true);
