@@ -11,6 +11,7 @@ import {
 } from './argValues';
 import type { Environment } from './argValues';
 import { SUPERVISOR_DEFAULTS } from './options';
+import { adminSubcommands } from './adminArgs';
 import type { SupervisorOptions } from './options';
 
 export { DEFAULT_HTTP_HOST, DEFAULT_NATS_URL, NODES_MAX } from './argValues';
@@ -97,9 +98,9 @@ export type ParseOutcome = { ok: true; command: Command } | { ok: false; message
 
 /** Thrown inside this module only; parseCommandLine turns it into `{ok:false}`. */
 
-type OptionSpec = { type: 'string' | 'boolean'; short?: string };
+export type OptionSpec = { type: 'string' | 'boolean'; short?: string };
 
-interface Subcommand {
+export interface Subcommand {
   summary: string;
   usage: string;
   options: Record<string, OptionSpec>;
@@ -249,93 +250,7 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
       return { name: 'cas', key: key!, value: value!, expected: casExpectation(values), client: clientFlags(values, env) };
     },
   },
-  nodes: {
-    summary: 'list nodes, or drain / undrain one: cairn nodes list | drain NODE | undrain NODE',
-    usage: `Usage: cairn nodes list | drain NODE | undrain NODE [options]
-
-  list           every node: pid, uptime, replicas, leaders, restarts, drained, stopped and failed replicas
-  drain NODE     NODE hands every partition leadership it holds to another replica and keeps doing so;
-                 its replicas keep voting and replicating (use it before maintenance). Lasts until
-                 "undrain", also across restarts of NODE.
-  undrain NODE   NODE's replicas may lead again\n${CLIENT_HELP}`,
-    options: CLIENT_OPTIONS,
-    build: (values, positionals, env) => {
-      const [verb, ...rest] = positionals;
-      const client = clientFlags(values, env);
-      if (verb === 'list') {
-        exactPositionals(rest, []);
-        return { name: 'admin', action: { kind: 'nodes-list' }, client };
-      }
-      if (verb === 'drain' || verb === 'undrain') {
-        const [node] = exactPositionals(rest, ['NODE']);
-        return { name: 'admin', action: { kind: verb, node: nodeIdOf(node!, 'NODE') }, client };
-      }
-      throw new UsageError('expected "list", "drain NODE" or "undrain NODE"');
-    },
-  },
-  partitions: {
-    summary: 'list partitions, stop / start / move replicas: cairn partitions list | stop|start P --node N | move P --from A --to B | rebalance',
-    usage: `Usage: cairn partitions list | stop P --node NODE | start P --node NODE | move P --from A --to B [options]
-
-  list                 every partition: leader, replicas with role, term, commit, applied and lag
-  stop P --node NODE   stop NODE's replica of partition P for maintenance (leadership handed over first,
-                       writes flushed); the partition keeps serving on its other replicas
-  start P --node NODE  start it again; it catches up from the leader (by snapshot if it fell far behind)
-  move P --from A --to B
-                       move A's replica of P to B, one membership change at a time (learner on B, catch
-                       up, promote, hand leadership over if A leads, remove A's replica and its data);
-                       prints each step; no request fails meanwhile
-  rebalance            move replicas to where weighted consistent hashing places them over the nodes
-                       that are up and not drained (after a --join, before removing a drained node),
-                       one move at a time\n${CLIENT_HELP}`,
-    options: { ...CLIENT_OPTIONS, node: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
-    build: (values, positionals, env) => {
-      const [verb, ...rest] = positionals;
-      const client = clientFlags(values, env);
-      if (verb === 'list') {
-        exactPositionals(rest, []);
-        return { name: 'admin', action: { kind: 'partitions-list' }, client };
-      }
-      if (verb === 'stop' || verb === 'start') {
-        const [partition] = exactPositionals(rest, ['P']);
-        const node = nodeIdOf(requiredString(values, 'node'), '--node');
-        return { name: 'admin', action: { kind: verb, partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client };
-      }
-      if (verb === 'rebalance') {
-        exactPositionals(rest, []);
-        return { name: 'admin', action: { kind: 'rebalance' }, client };
-      }
-      if (verb === 'move') {
-        const [partition] = exactPositionals(rest, ['P']);
-        const from = nodeIdOf(requiredString(values, 'from'), '--from');
-        const to = nodeIdOf(requiredString(values, 'to'), '--to');
-        if (from === to) throw new UsageError('--from and --to name the same node');
-        return { name: 'admin', action: { kind: 'move', partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), from, to }, client };
-      }
-      throw new UsageError('expected "list", "stop P --node NODE", "start P --node NODE" or "move P --from A --to B"');
-    },
-  },
-  leader: {
-    summary: "move leaderships: cairn leader transfer P --to NODE | cairn leader balance",
-    usage: `Usage: cairn leader transfer P --to NODE | cairn leader balance [options]
-
-  transfer P --to NODE  hands partition P's leadership to its replica on NODE (Raft leader transfer: the
-                        leader brings NODE's replica up to date, then tells it to campaign at once). Fails
-                        if NODE holds no replica of P or its replica does not take over in time.
-  balance               moves leaderships until every node that is up and not drained leads its share
-                        (within one), one transfer at a time; e.g. after a node came back from a failure\n${CLIENT_HELP}`,
-    options: { ...CLIENT_OPTIONS, to: { type: 'string' } },
-    build: (values, positionals, env) => {
-      if (positionals[0] === 'balance') {
-        exactPositionals(positionals.slice(1), []);
-        return { name: 'admin', action: { kind: 'balance-leaders' }, client: clientFlags(values, env) };
-      }
-      const [verb, partition] = exactPositionals(positionals, ['transfer', 'P']);
-      if (verb !== 'transfer') throw new UsageError('expected "transfer P --to NODE" or "balance"');
-      const node = nodeIdOf(requiredString(values, 'to'), '--to');
-      return { name: 'admin', action: { kind: 'transfer', partition: integerOf(partition!, 'P', 0, PARTITIONS_MAX - 1), node }, client: clientFlags(values, env) };
-    },
-  },
+  ...adminSubcommands({ clientOptions: CLIENT_OPTIONS, clientHelp: CLIENT_HELP, clientFlags, partitionsMax: PARTITIONS_MAX }),
   status: {
     summary: "show the cluster's nodes, partitions and replicas",
     usage: `Usage: cairn status [options]

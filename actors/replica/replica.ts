@@ -6,7 +6,7 @@
 
 import { randomInt } from 'node:crypto';
 import { Msg, NatsConnection, Subscription } from 'nats';
-import { ConfChangeType, ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
+import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import type { RaftMux } from '../../bus/raftMux';
@@ -17,6 +17,9 @@ import { KvCommandError, REQUEST_ID_PATTERN } from '../../storage/kvCommand';
 import { PartitionMap } from '../router/layout';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
+import { MembershipRequests } from './membershipRequests';
+import { handOverAtBirth } from './birthLeader';
+import { replicaStatus } from './replicaStatus';
 import { commandOf, isWrite } from './commands';
 import { SnapshotInbox, sendSnapshot, stateDigest } from './snapshotTransfer';
 import { APPLY_FLUSH_DELAY_MS, hardStateToPersist, sendableBeforePersist } from './persistPolicy';
@@ -51,15 +54,6 @@ export interface ReplicaContext {
   mux: RaftMux;
 }
 
-/** A partition whose log is this short has just been created (its first leader's empty entry and little more). */
-const BIRTH_INDEX_MAX = 2;
-
-const CONF_TYPES: Record<string, ConfChangeType> = {
-  addLearner: ConfChangeType.AddLearner,
-  promote: ConfChangeType.PromoteLearner,
-  remove: ConfChangeType.RemoveNode,
-};
-
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
 
 export class Replica {
@@ -83,8 +77,7 @@ export class Replica {
   /** The latest apply in flight; snapshot installs and shutdown wait for it. */
   private applyTail: Promise<void> = Promise.resolve();
   private snapshotInbox: SnapshotInbox | undefined;
-  /** Membership changes proposed here, answered when their entry is applied. */
-  private readonly confRequests = new Map<number, { term: number; message: Msg }>();
+  private readonly membership = new MembershipRequests();
 
   private constructor(
     private readonly options: ReplicaOptions,
@@ -182,7 +175,10 @@ export class Replica {
   /** Subjects are `<lead>.<op>`, or `<lead>.<op>.<requestId>` for a router's retryable write. */
   private onLeadRequest(message: Msg): void {
     const [op, requestId, extra] = message.subject.slice(this.leadSubjectPrefix.length).split('.');
-    if (op === 'conf' && requestId === undefined) return this.onConfRequest(message);
+    if (op === 'conf' && requestId === undefined) {
+      if (this.membership.handle(message, (change) => this.raft.proposeConfChange(change))) this.wake();
+      return;
+    }
     if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
     if (extra !== undefined || (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId))) {
       return respondError(message, 'BAD_REQUEST', 'malformed request id');
@@ -211,30 +207,6 @@ export class Replica {
       }
       this.requests.addWrite(result.index, result.term, request, message);
     }
-    this.wake();
-  }
-
-  /**
-   * Membership, one server at a time: `<lead>.conf` with {"type":"addLearner"|"promote"|"remove","replica":R}
-   * (operators and the controller; not part of the public protocol). Answered once the entry is applied.
-   */
-  private onConfRequest(message: Msg): void {
-    let body: { type?: unknown; replica?: unknown };
-    try {
-      body = JSON.parse(Buffer.from(message.data).toString()) as typeof body;
-    } catch {
-      return respondError(message, 'BAD_REQUEST', 'body must be JSON');
-    }
-    const type = CONF_TYPES[String(body.type)];
-    if (type === undefined || !Number.isSafeInteger(body.replica) || (body.replica as number) <= 0) {
-      return respondError(message, 'BAD_REQUEST', 'expected {"type":"addLearner"|"promote"|"remove","replica":<positive integer>}');
-    }
-    const result = this.raft.proposeConfChange({ type, replica: body.replica as number });
-    if (!result.ok) {
-      const code = result.code === 'NOT_LEADER' ? 'NOT_LEADER' : result.code === 'BAD_CONF_CHANGE' ? 'BAD_REQUEST' : 'UNAVAILABLE';
-      return respondError(message, code, `membership change refused: ${result.code}`, result.leader);
-    }
-    this.confRequests.set(result.index, { term: result.term, message });
     this.wake();
   }
 
@@ -322,20 +294,12 @@ export class Replica {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i].type !== EntryType.ConfChange) continue;
       this.conf = applyConfChange(this.conf, decodeConfChange(entries[i].data));
-      this.answerConfRequest(entries[i]);
+      this.membership.applied(entries[i], this.conf);
       applyBatch(entries.slice(start, i + 1), this.conf);
       start = i + 1;
     }
     if (start < entries.length) applyBatch(entries.slice(start));
     await Promise.all(batches);
-  }
-
-  private answerConfRequest(entry: Entry): void {
-    const request = this.confRequests.get(entry.index);
-    if (!request) return;
-    this.confRequests.delete(entry.index);
-    if (request.term !== entry.term) return respondError(request.message, 'NOT_LEADER', 'leadership changed before the membership change committed');
-    respond(request.message, Buffer.from(JSON.stringify({ ok: true, index: entry.index, voters: this.conf.voters, learners: this.conf.learners })));
   }
 
   private send(raft: Raft, messages: Message[]): void {
@@ -376,40 +340,19 @@ export class Replica {
     if (role === Role.Leader && !this.leadSubscription) {
       const subject = `${this.subjects.partitionLead(this.options.partition)}.>`;
       this.leadSubscription = this.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(m)) });
-      this.handToPreferredLeaderAtBirth();
+      const raft = this.raft;
+      const preferred = this.options.preferredLeader ?? Math.min(...this.options.voters);
+      handOverAtBirth({
+        raft, self: this.options.replica, preferred, tickMs: this.options.tickMs,
+        stillApplies: () => !this.stopped && this.raft === raft && this.conf.voters.includes(preferred),
+        started: () => this.wake(),
+      });
     } else if (role !== Role.Leader && this.leadSubscription) {
       this.leadSubscription.unsubscribe();
       this.leadSubscription = undefined;
       this.requests.failReads(leader);
-      // Indeterminate: the entry may still commit under the next leader.
-      for (const { message } of this.confRequests.values()) respondError(message, 'UNAVAILABLE', 'leadership changed; the membership change may or may not apply', leader);
-      this.confRequests.clear();
+      this.membership.leadershipLost(leader);
     }
-  }
-
-  /**
-   * In a brand-new partition, whoever wins the first election hands leadership to the preferred
-   * replica, which the supervisor picks so that every node leads its share (supervisor/leaderPlan.ts),
-   * instead of wherever random election timeouts put leaders (measured: 4/0/4 of 8 partitions over 3
-   * nodes). Only at birth: later leadership moves are the operators' (`cairn leader transfer`,
-   * `nodes drain`) or the controller's.
-   */
-  private handToPreferredLeaderAtBirth(): void {
-    const preferred = this.options.preferredLeader ?? Math.min(...this.options.voters);
-    if (preferred === this.options.replica || this.raft.status().lastIndex > BIRTH_INDEX_MAX) return;
-    const raft = this.raft;
-    const attempt = (triesLeft: number) => {
-      if (this.stopped || this.raft !== raft || raft.role !== Role.Leader || !this.conf.voters.includes(preferred)) return;
-      const status = raft.status();
-      const target = status.progress.find((progress) => progress.id === preferred);
-      if (target && target.match === status.lastIndex) {
-        raft.transferLeader(preferred);
-        this.wake();
-      } else if (triesLeft > 0) {
-        setTimeout(() => attempt(triesLeft - 1), this.options.tickMs * 4).unref();
-      }
-    };
-    setTimeout(() => attempt(20), this.options.tickMs * 4).unref();
   }
 
   // ---- snapshots received --------------------------------------------------------------------------
@@ -463,24 +406,11 @@ export class Replica {
   }
 
   status(): ReplicaStatus {
-    const status = this.raft.status();
-    const followerLag: Record<string, number> = {};
-    for (const progress of status.progress) followerLag[String(progress.id)] = status.lastIndex - progress.match;
-    return {
-      partition: this.options.partition,
-      replica: this.options.replica,
-      node: this.options.nodeId,
-      role: this.stopped ? 'stopped' : status.role,
-      term: status.term,
-      leader: status.leader,
-      commit: status.commit,
-      applied: this.store.stateMachine.applied(),
-      lastIndex: status.lastIndex,
-      firstIndex: status.firstIndex,
-      snapshotsInstalled: this.snapshotsInstalled,
-      followerLag: status.role === Role.Leader ? followerLag : undefined,
-    };
+    const { partition, replica, nodeId } = this.options;
+    const local = { applied: this.store.stateMachine.applied(), snapshotsInstalled: this.snapshotsInstalled, stopped: this.stopped };
+    return replicaStatus(this.raft, { partition, replica, node: nodeId }, local);
   }
+
 
   /** Hands leadership to the most caught-up other voter; resolves when it moved or after `timeoutMs`. */
   async transferLeadership(timeoutMs: number, target?: number): Promise<boolean> {

@@ -7,15 +7,8 @@ import { FaultInjector } from '../../../bus/faultInjection';
 import { RaftMux } from '../../../bus/raftMux';
 import { RaftTransport } from '../../../bus/raftTransport';
 import { startNatsServer } from '../../support/natsServer';
+import { waitFor } from '../../support/waitFor';
 import type { NatsServerHandle } from '../../support/natsServer';
-
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 function heartbeat(from: number, to: number, context: number): Message {
   return { type: MessageType.Heartbeat, from, to, term: 1, commit: 0, context };

@@ -8,16 +8,8 @@ import { encodeBatch } from '../../../bus/raftCodec';
 import { RaftTransport, raftEndpoint } from '../../../bus/raftTransport';
 import type { RaftTransportOptions } from '../../../bus/raftTransport';
 import { startNatsServer } from '../../support/natsServer';
+import { waitFor } from '../../support/waitFor';
 import type { NatsServerHandle } from '../../support/natsServer';
-
-/** Polls until `predicate` holds; for waiting on message delivery, not for timing. */
-async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 function heartbeat(from: number, to: number, context: number): Message {
   return { type: MessageType.Heartbeat, from, to, term: 1, commit: 0, context };

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { CairnCluster } from '../../support/cairnCluster';
 import { cairn } from '../../support/cairnCli';
+import { startWriter } from '../../support/writer';
 import { readReplicaStates } from '../../support/replicaState';
 import type { ClusterStatus } from '../../../supervisor/statusTypes';
 
@@ -18,22 +19,8 @@ describe('joining a running cluster, rebalancing onto the new node, draining a n
   });
 
   it('a node started with --join gets replicas from "partitions rebalance"; drain + rebalance empties a node; no request fails', async () => {
-    const acknowledged = new Map<string, string>();
-    const errors: string[] = [];
-    let running = true;
-    const loops = Array.from({ length: 6 }, async (_, loop) => {
-      for (let i = 0; running; i++) {
-        const key = `join-${loop}-${i % 40}`;
-        try {
-          await cluster.kv.put(key, `${i}`);
-          acknowledged.set(key, `${i}`);
-        } catch (error) {
-          errors.push(String(error));
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      }
-    });
-    await cluster.until(() => acknowledged.size >= 100, 30_000, 'writes before the join');
+    const writer = startWriter(cluster, 'join', { loops: 6, keysPerLoop: 40 });
+    await cluster.until(() => writer.acknowledged.size >= 100, 30_000, 'writes before the join');
     const nats = ['--nats', cluster.natsUrl];
 
     await cluster.join('n4');
@@ -56,12 +43,11 @@ describe('joining a running cluster, rebalancing onto the new node, draining a n
     expect(replicasOn(after, 'n2'), 'the drained node holds no replica').to.equal(0);
     expect(after.partitions.filter((p) => p.leader!.node === 'n2')).to.have.length(0);
 
-    running = false;
-    await Promise.all(loops);
-    expect(errors, 'no client request failed').to.deep.equal([]);
+    await writer.stop();
+    expect(writer.errors, 'no client request failed').to.deep.equal([]);
     const states = await readReplicaStates(cluster);
     for (const replicas of states.values()) for (const other of replicas.slice(1)) expect(other.entries).to.equal(replicas[0].entries);
-    for (const [key, value] of acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);
+    for (const [key, value] of writer.acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);
 
     // The joined node restarts into the same role: its replicas are in its replicas.json.
     const beforeRestart = replicasOn(after, 'n4');

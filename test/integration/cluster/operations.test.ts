@@ -1,39 +1,8 @@
 import { expect } from 'chai';
 import { CairnCluster } from '../../support/cairnCluster';
 import { cairn } from '../../support/cairnCli';
+import { startWriter, Writer } from '../../support/writer';
 import type { ClusterStatus } from '../../../supervisor/statusTypes';
-
-/** Writes in a loop and records every failure: operator commands must not make a client request fail. */
-function startWriter(cluster: CairnCluster) {
-  const acknowledged = new Map<string, string>();
-  const errors: string[] = [];
-  let running = true;
-  let count = 0;
-  const loops = Array.from({ length: 4 }, async (_, loop) => {
-    for (let i = 0; running; i++) {
-      const key = `ops-${loop}-${i % 25}`;
-      try {
-        await cluster.kv.put(key, `${i}`);
-        acknowledged.set(key, `${i}`);
-        count++;
-      } catch (error) {
-        errors.push(String(error));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  });
-  return {
-    acknowledged,
-    errors,
-    get count() {
-      return count;
-    },
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-    },
-  };
-}
 
 const leadersOn = (status: ClusterStatus, node: string) => status.partitions.filter((partition) => partition.leader?.node === node).length;
 
@@ -41,7 +10,7 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
   this.timeout(180_000);
   let cluster: CairnCluster;
   let nats: string[];
-  let writer: ReturnType<typeof startWriter> | undefined;
+  let writer: Writer | undefined;
 
   before(async () => {
     cluster = await CairnCluster.start({ partitions: 4 });
@@ -56,7 +25,7 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
   });
 
   it('leader transfer moves a partition to the named node; clients see no error', async () => {
-    writer = startWriter(cluster);
+    writer = startWriter(cluster, 'ops');
     const before = await cluster.waitHealthy();
     const leader = before.partitions[1].leader!;
     const target = before.partitions[1].replicas.find((replica) => replica.node !== leader.node)!.node;
@@ -74,7 +43,7 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
   });
 
   it('partitions stop / start: the group keeps serving on two replicas, the restarted one catches up', async () => {
-    writer = startWriter(cluster);
+    writer = startWriter(cluster, 'ops');
     const stop = await cairn(['partitions', 'stop', '2', '--node', 'n2', ...nats]);
     expect(stop, stop.stderr).to.include({ code: 0 });
     expect(stop.stdout).to.match(/^stopped p2\/r\d\n$/);
@@ -99,7 +68,7 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
   });
 
   it('nodes drain moves every leadership off a node and keeps it off; undrain lifts it; leader balance evens leaders out', async () => {
-    writer = startWriter(cluster);
+    writer = startWriter(cluster, 'ops');
     const drain = await cairn(['nodes', 'drain', 'n1', ...nats]);
     expect(drain, drain.stderr).to.include({ code: 0 });
     await cluster.until(async () => leadersOn(await cluster.status(), 'n1') === 0, 20_000, 'n1 to lead nothing');
