@@ -134,7 +134,7 @@ export class KvClient {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) throw new KvError('TIMEOUT', `${op}: no reply within ${timeoutMs} ms`);
       try {
-        const result = await requestJson(this.nc, subject, op, body, { timeoutMs: remainingMs });
+        const result = await requestJson(this.nc, subject, op, body, { timeoutMs: remainingMs, deadlineMs: deadline });
         // Direct to a partition: NOT_LEADER means an election is under way and nothing was applied.
         const retry = this.partitionMap !== undefined && !result.ok && result.error.code === 'NOT_LEADER';
         if (!retry || deadline - Date.now() <= backoffMs) return result;

@@ -8,6 +8,7 @@
 import { ErrorCode as NatsErrorCode, NatsError } from 'nats';
 import type { NatsConnection } from 'nats';
 import { parseReply } from './protocol';
+import { deadlineHeaders } from './deadline';
 import type { Operation, ReplyResult, ReplyByOperation } from './protocol';
 
 export type BusRequestErrorCode = 'NO_RESPONDERS' | 'TIMEOUT' | 'CONNECTION_CLOSED' | 'REQUEST_FAILED';
@@ -37,6 +38,8 @@ export class BusRequestError extends Error {
 export interface RequestOptions {
   /** How long to wait for the reply, in milliseconds; must be positive. */
   timeoutMs: number;
+  /** Sent as the Cairn-Deadline header (bus/deadline.ts): past it, the cluster refuses the request. */
+  deadlineMs?: number;
 }
 
 /** Sends `payload` to `subject` and resolves with the reply's bytes, or rejects with BusRequestError. */
@@ -50,7 +53,10 @@ export async function request(
     throw new BusRequestError('REQUEST_FAILED', subject, `timeoutMs must be a positive finite number, got ${options.timeoutMs}`);
   }
   try {
-    const reply = await nc.request(subject, payload, { timeout: Math.ceil(options.timeoutMs) });
+    const reply = await nc.request(subject, payload, {
+      timeout: Math.ceil(options.timeoutMs),
+      ...(options.deadlineMs === undefined ? {} : { headers: deadlineHeaders(options.deadlineMs) }),
+    });
     return reply.data;
   } catch (error) {
     throw toBusRequestError(subject, error, options.timeoutMs);

@@ -15,15 +15,18 @@ export interface SharedClientParsing {
 export function adminSubcommands(shared: SharedClientParsing): Record<string, Subcommand> {
   return {
     nodes: {
-      summary: 'list nodes, or drain / undrain one: cairn nodes list | drain NODE | undrain NODE',
-      usage: `Usage: cairn nodes list | drain NODE | undrain NODE [options]
+      summary: 'list nodes, drain / undrain / remove one: cairn nodes list | drain NODE [--wait] | undrain NODE | remove NODE',
+      usage: `Usage: cairn nodes list | drain NODE [--wait] | undrain NODE | remove NODE [options]
 
-    list           every node: pid, uptime, replicas, leaders, restarts, drained, stopped and failed replicas
-    drain NODE     NODE hands every partition leadership it holds to another replica and keeps doing so;
-                   its replicas keep voting and replicating (use it before maintenance). Lasts until
-                   "undrain", also across restarts of NODE.
-    undrain NODE   NODE's replicas may lead again\n${shared.clientHelp}`,
-      options: shared.clientOptions,
+    list           every node: state (active, draining, removed) and health (alive, suspect, down) as the
+                   controller judges them, pid, uptime, replicas, leaders, restarts, stopped and failed replicas
+    drain NODE     the controller moves NODE's leaderships away at once and then its replicas, one
+                   membership change at a time; lasts until "undrain", also across restarts of NODE.
+                   With --wait, returns once NODE holds no replica.
+    undrain NODE   NODE may lead and hold replicas again (the controller rebalances onto it)
+    remove NODE    NODE leaves the cluster for good (its id is never reused); the controller re-creates
+                   its replicas elsewhere. Drain it first so that it is empty, then stop its process.\n${shared.clientHelp}`,
+      options: { ...shared.clientOptions, wait: { type: 'boolean' } },
       build: (values, positionals, env) => {
         const [verb, ...rest] = positionals;
         const client = shared.clientFlags(values, env);
@@ -31,11 +34,12 @@ export function adminSubcommands(shared: SharedClientParsing): Record<string, Su
           exactPositionals(rest, []);
           return { name: 'admin', action: { kind: 'nodes-list' }, client };
         }
-        if (verb === 'drain' || verb === 'undrain') {
+        if (verb === 'drain' || verb === 'undrain' || verb === 'remove') {
           const [node] = exactPositionals(rest, ['NODE']);
-          return { name: 'admin', action: { kind: verb, node: nodeIdOf(node!, 'NODE') }, client };
+          if (values.wait === true && verb !== 'drain') throw new UsageError('--wait goes with "drain"');
+          return { name: 'admin', action: { kind: verb, node: nodeIdOf(node!, 'NODE'), ...(values.wait === true ? { wait: true } : {}) }, client };
         }
-        throw new UsageError('expected "list", "drain NODE" or "undrain NODE"');
+        throw new UsageError('expected "list", "drain NODE", "undrain NODE" or "remove NODE"');
       },
     },
     partitions: {
@@ -47,12 +51,12 @@ export function adminSubcommands(shared: SharedClientParsing): Record<string, Su
                          writes flushed); the partition keeps serving on its other replicas
     start P --node NODE  start it again; it catches up from the leader (by snapshot if it fell far behind)
     move P --from A --to B
-                         move A's replica of P to B, one membership change at a time (learner on B, catch
-                         up, promote, hand leadership over if A leads, remove A's replica and its data);
-                         prints each step; no request fails meanwhile
-    rebalance            move replicas to where weighted consistent hashing places them over the nodes
-                         that are up and not drained (after a --join, before removing a drained node),
-                         one move at a time\n${shared.clientHelp}`,
+                         the controller moves A's replica of P to B, one membership change at a time
+                         (learner on B, catch up, promote, hand leadership over if A leads, remove A's
+                         replica and its data); prints each step as it happens; no request fails meanwhile
+    rebalance            waits until the controller has every replica where weighted consistent hashing
+                         places it (it rebalances on its own after a join, a drain or a lost node) and
+                         prints the changes it saw\n${shared.clientHelp}`,
       options: { ...shared.clientOptions, node: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
       build: (values, positionals, env) => {
         const [verb, ...rest] = positionals;

@@ -5,7 +5,7 @@
 import { connect, ErrorCode as NatsErrorCode, NatsError } from 'nats';
 import type { NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
-import { placeReplicas } from '../actors/router/placement';
+import type { ControllerView } from '../actors/controller/controllerRequests';
 import { subjects } from '../bus/subjects';
 import { EXIT_ERROR, EXIT_OK } from './args';
 import type { AdminAction, AdminCommand } from './args';
@@ -25,7 +25,7 @@ export async function runAdminCommand(command: AdminCommand, output: Output): Pr
   try {
     const status = await new KvClient(nc, { prefix: command.client.prefix, timeoutMs: command.client.timeoutMs }).status();
     if (!isClusterStatus(status)) return report(command, { ok: false, error: { code: 'INTERNAL', message: 'the cluster status has an unknown shape' } }, output);
-    if (command.action.kind === 'nodes-list') return list(command, { nodes: status.nodes }, formatNodes(status), output);
+    if (command.action.kind === 'nodes-list') return list(command, { nodes: status.nodes, controller: status.controller ?? null }, formatNodes(status), output);
     if (command.action.kind === 'partitions-list') return list(command, { partitions: status.partitions }, formatPartitions(status), output);
     return report(command, await act(nc, command, command.action, status), output);
   } catch (error) {
@@ -40,7 +40,12 @@ async function act(nc: NatsConnection, command: AdminCommand, action: AdminActio
   switch (action.kind) {
     case 'drain':
     case 'undrain':
-      return nodeRequest(nc, command, action.node, { command: action.kind });
+    case 'remove': {
+      const recorded = await controllerRequest(nc, command, { op: action.kind, node: action.node });
+      if (!recorded.ok || !action.wait) return recorded;
+      return waitFor(nc, command, (view) => view.nodes.find((node) => node.id === action.node)?.replicas === 0 && view.balanced,
+        `node ${action.node} is drained: it holds no replica and leads nothing`, `node ${action.node} to be empty`);
+    }
     case 'stop':
     case 'start':
       return nodeRequest(nc, command, action.node, { command: action.kind, partition: action.partition });
@@ -54,9 +59,9 @@ async function act(nc: NatsConnection, command: AdminCommand, action: AdminActio
       return nodeRequest(nc, command, partition.leader.node, { command: 'transfer', partition: action.partition, to: action.node, replica });
     }
     case 'move':
-      return moveReplica(nc, command, action, status);
+      return moveReplica(nc, command, action);
     case 'rebalance':
-      return rebalance(nc, command, status);
+      return rebalance(nc, command);
     case 'balance-leaders':
       return balanceLeaders(nc, command, status);
     default:
@@ -77,87 +82,83 @@ async function nodeRequest(nc: NatsConnection, command: AdminCommand, node: stri
 
 const refuse = (code: string, message: string): Reply => ({ ok: false, error: { code, message } });
 
-/** How far behind the leader a learner may be when it is promoted (entries). */
-const CAUGHT_UP_LAG_MAX = 64;
-const CATCH_UP_TIMEOUT_MS = 120_000;
+/** How long `move`, `rebalance` and `drain --wait` follow the controller's work. */
+const FOLLOW_TIMEOUT_MS = 300_000;
+const POLL_MS = 250;
+
+/** One request to the active controller, retried while none answers (its election takes a moment). */
+async function controllerRequest(nc: NatsConnection, command: AdminCommand, body: object): Promise<Reply & { view?: ControllerView }> {
+  const deadline = Date.now() + Math.max(command.client.timeoutMs, 5_000);
+  for (;;) {
+    try {
+      const reply = await nc.request(subjects(command.client.prefix).control('controller'), Buffer.from(JSON.stringify(body)), { timeout: command.client.timeoutMs });
+      const answer = JSON.parse(Buffer.from(reply.data).toString()) as (ControllerView & { ok: true; message?: string }) | { ok: false; error: { code: string; message: string } };
+      if (!answer.ok) return answer;
+      return { ok: true, message: answer.message ?? '', view: answer.message === undefined ? answer : undefined };
+    } catch (error) {
+      if (!(error instanceof NatsError) || Date.now() > deadline) {
+        return refuse('UNAVAILABLE', `no controller answered on ${subjects(command.client.prefix).control('controller')}: ${(error as Error).message}`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+async function controllerView(nc: NatsConnection, command: AdminCommand): Promise<ControllerView | undefined> {
+  const answer = await controllerRequest(nc, command, { op: 'state' });
+  return answer.ok ? answer.view : undefined;
+}
+
+/** Polls the controller until `done`, printing each change of the partitions it reports. */
+async function waitFor(nc: NatsConnection, command: AdminCommand, done: (view: ControllerView) => boolean, message: string, what: string, watch?: number): Promise<Reply> {
+  const deadline = Date.now() + FOLLOW_TIMEOUT_MS;
+  let previous = new Map<number, string>();
+  while (Date.now() < deadline) {
+    const view = await controllerView(nc, command);
+    if (view) {
+      const current = new Map(view.partitions.filter((partition) => watch === undefined || partition.id === watch).map((partition) => [partition.id, describeReplicas(partition)]));
+      for (const [id, line] of current) if (previous.size > 0 && previous.get(id) !== line && !command.client.json) process.stderr.write(`  partition ${id}: ${line}\n`);
+      previous = current;
+      if (done(view)) return { ok: true, message };
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return refuse('TIMEOUT', `gave up waiting for ${what} after ${FOLLOW_TIMEOUT_MS / 1000} s; the controller keeps working on it (cairn status)`);
+}
+
+function describeReplicas(partition: ControllerView['partitions'][number]): string {
+  return partition.replicas.map((replica) => `r${replica.replica}@${replica.node}${replica.role === 'learner' ? ' (learner)' : ''}${replica.replaces ? ` replacing r${replica.replaces}` : ''}`).join(', ');
+}
 
 /**
- * Moves P's replica from one node to another, one membership change at a time, so the group always has
- * a majority of caught-up voters and no request fails: a new empty replica on the target joins as a
- * learner, catches up (by snapshot if needed), is promoted; if the source leads it hands leadership
- * over; then the source's replica is removed from the group, stopped and deleted.
+ * Asks the controller to move P's replica from one node to another and follows the move: a new empty
+ * replica on the target joins as a learner, catches up (by snapshot if needed), is promoted; if the
+ * source leads it hands leadership over; then the source's replica is removed, stopped and deleted.
  */
-async function moveReplica(nc: NatsConnection, command: AdminCommand, action: { partition: number; from: string; to: string }, status: ClusterStatus): Promise<Reply> {
-  const { partition: id, from, to } = action;
-  const partition = status.partitions.find((candidate) => candidate.id === id);
-  if (!partition) return refuse('NOT_FOUND', `the cluster has no partition ${id}`);
-  const source = partition.replicas.find((replica) => replica.node === from);
-  if (!source) return refuse('NOT_FOUND', `partition ${id} has no running replica on ${from}`);
-  if (partition.replicas.some((replica) => replica.node === to)) return refuse('CONFLICT', `partition ${id} already has a replica on ${to}`);
-  if (!partition.leader) return refuse('UNAVAILABLE', `partition ${id} has no leader right now; try again`);
-  const known = partition.replicas.flatMap((replica) => [replica.replica, ...Object.keys(replica.followerLag ?? {}).map(Number)]);
-  const target = Math.max(...known) + 1;
-  const steps: string[] = [];
-  const step = (line: string) => {
-    steps.push(line);
-    if (!command.client.json) process.stderr.write(`  ${line}\n`);
+async function moveReplica(nc: NatsConnection, command: AdminCommand, action: { partition: number; from: string; to: string }): Promise<Reply> {
+  const recorded = await controllerRequest(nc, command, { op: 'move', partition: action.partition, from: action.from, to: action.to });
+  if (!recorded.ok) return recorded;
+  if (!command.client.json) process.stderr.write(`  ${recorded.message}\n`);
+  const moved = (view: ControllerView) => {
+    const partition = view.partitions.find((candidate) => candidate.id === action.partition);
+    return !!partition && partition.settled && !partition.replicas.some((replica) => replica.node === action.from || replica.replaces !== undefined || replica.role === 'learner');
   };
-  const added = await nodeRequest(nc, command, to, { command: 'add', partition: id, replica: target });
-  if (!added.ok) return added;
-  step(`started empty replica r${target} on ${to}`);
-  const learner = await leaderConf(nc, command, id, 'addLearner', target);
-  if (!learner.ok) return learner;
-  step(`r${target} joined as a learner`);
-  const caughtUp = await waitCaughtUp(nc, command, id, target);
-  if (!caughtUp.ok) return caughtUp;
-  step(caughtUp.message);
-  const promoted = await leaderConf(nc, command, id, 'promote', target);
-  if (!promoted.ok) return promoted;
-  step(`r${target} promoted to voter`);
-  const leader = (await currentStatus(nc, command)).partitions.find((candidate) => candidate.id === id)?.leader;
-  if (leader?.node === from) {
-    const moved = await nodeRequest(nc, command, from, { command: 'transfer', partition: id, to, replica: target });
-    if (!moved.ok) return moved;
-    step(`leadership handed from ${from} to ${to}`);
-  }
-  const removed = await leaderConf(nc, command, id, 'remove', source.replica);
-  if (!removed.ok) return removed;
-  step(`r${source.replica} removed from the group`);
-  const deleted = await nodeRequest(nc, command, from, { command: 'remove', partition: id });
-  if (!deleted.ok) return deleted;
-  step(`r${source.replica} stopped and its data deleted on ${from}`);
-  return { ok: true, message: `partition ${id}: replica moved from ${from} (r${source.replica}) to ${to} (r${target})` };
+  const result = await waitFor(nc, command, moved, '', `the move of partition ${action.partition}`, action.partition);
+  if (!result.ok) return result;
+  const target = (await controllerView(nc, command))?.partitions.find((candidate) => candidate.id === action.partition)?.replicas.find((replica) => replica.node === action.to);
+  return { ok: true, message: `partition ${action.partition}: replica moved from ${action.from} to ${action.to}${target ? ` (r${target.replica})` : ''}` };
 }
 
-/** The moves that bring every partition to its weighted consistent-hashing placement (pure). */
-export function planRebalance(status: ClusterStatus): { moves: { partition: number; from: string; to: string }[]; skipped: string[] } {
-  const nodes = status.nodes.filter((node) => !node.drained).map((node) => ({ id: node.id, weight: node.weight ?? 1 }));
-  const moves: { partition: number; from: string; to: string }[] = [];
-  const skipped: string[] = [];
-  if (nodes.length === 0) return { moves, skipped: ['no node is up and undrained'] };
-  for (const partition of status.partitions) {
-    const current = partition.replicas.map((replica) => replica.node);
-    const target = placeReplicas([`p${partition.id}`], nodes, current.length).assignments.get(`p${partition.id}`) ?? [];
-    const leaving = current.filter((node) => !target.includes(node));
-    const arriving = target.filter((node) => !current.includes(node));
-    if (leaving.length !== arriving.length) skipped.push(`partition ${partition.id}: ${current.length} replica(s) answering, not enough nodes to place them`);
-    for (let i = 0; i < Math.min(leaving.length, arriving.length); i++) moves.push({ partition: partition.id, from: leaving[i]!, to: arriving[i]! });
-  }
-  return { moves, skipped };
-}
-
-async function rebalance(nc: NatsConnection, command: AdminCommand, status: ClusterStatus): Promise<Reply> {
-  const { moves, skipped } = planRebalance(status);
-  for (const line of skipped) process.stderr.write(`  skipped ${line}\n`);
-  if (moves.length === 0) return { ok: true, message: 'balanced: every replica is where the placement wants it' };
-  const done: string[] = [];
-  for (const move of moves) {
-    if (!command.client.json) process.stderr.write(`moving partition ${move.partition} from ${move.from} to ${move.to}\n`);
-    const result = await moveReplica(nc, command, move, await currentStatus(nc, command));
-    if (!result.ok) return { ok: false, error: { code: result.error.code, message: `${result.error.message} (after ${done.length} of ${moves.length} moves: ${done.join('; ') || 'none'})` } };
-    done.push(`p${move.partition} ${move.from}->${move.to}`);
-  }
-  return { ok: true, message: `rebalanced: ${done.length} replica(s) moved (${done.join(', ')})` };
+async function rebalance(nc: NatsConnection, command: AdminCommand): Promise<Reply> {
+  const before = await controllerView(nc, command);
+  if (!before) return refuse('UNAVAILABLE', 'no controller answered');
+  if (before.balanced) return { ok: true, message: 'balanced: every replica is where the placement wants it' };
+  const result = await waitFor(nc, command, (view) => view.balanced, '', 'the controller to finish rebalancing');
+  if (!result.ok) return result;
+  const after = (await controllerView(nc, command))!;
+  const placed = (view: ControllerView) => new Set(view.partitions.flatMap((partition) => partition.replicas.map((replica) => `${partition.id}/${replica.node}`)));
+  const moved = [...placed(after)].filter((key) => !placed(before).has(key)).length;
+  return { ok: true, message: `rebalanced: ${moved} replica(s) moved` };
 }
 
 /** Leader transfers that leave every undrained node leading its share, within one (pure, greedy). */
@@ -210,53 +211,6 @@ async function balanceLeaders(nc: NatsConnection, command: AdminCommand, status:
   return { ok: true, message: `balanced: ${transfers.length} leadership(s) moved` };
 }
 
-/** A membership change on P's leader, retried while leadership moves or another change is in flight. */
-async function leaderConf(nc: NatsConnection, command: AdminCommand, partition: number, type: string, replica: number): Promise<Reply> {
-  const subject = `${subjects(command.client.prefix).partitionLead(partition)}.conf`;
-  const deadline = Date.now() + command.client.timeoutMs * 4;
-  let last: Reply = refuse('UNAVAILABLE', `no leader of partition ${partition} answered`);
-  while (Date.now() < deadline) {
-    try {
-      const reply = await nc.request(subject, Buffer.from(JSON.stringify({ type, replica })), { timeout: command.client.timeoutMs });
-      const answer = JSON.parse(Buffer.from(reply.data).toString()) as { ok?: true; error?: { code: string; message: string } };
-      if (answer.ok) return { ok: true, message: `${type} r${replica}` };
-      last = { ok: false, error: answer.error ?? { code: 'INTERNAL', message: 'unexpected reply' } };
-      if (last.error.code === 'BAD_REQUEST') return alreadyDone(nc, command, partition, type, replica, last);
-    } catch (error) {
-      if (!(error instanceof NatsError)) throw error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return last;
-}
-
-/** A change refused as already made (e.g. a retry after an indeterminate answer) counts as done. */
-async function alreadyDone(nc: NatsConnection, command: AdminCommand, partition: number, type: string, replica: number, refusal: Reply): Promise<Reply> {
-  const status = (await currentStatus(nc, command)).partitions.find((candidate) => candidate.id === partition);
-  const present = status?.replicas.some((candidate) => candidate.replica === replica) || Object.keys(status?.replicas.find((r) => r.role === 'leader')?.followerLag ?? {}).includes(String(replica));
-  if (type === 'remove' && !present) return { ok: true, message: `r${replica} already removed` };
-  return refusal;
-}
-
-async function waitCaughtUp(nc: NatsConnection, command: AdminCommand, partition: number, replica: number): Promise<Reply> {
-  const deadline = Date.now() + CATCH_UP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    const status = (await currentStatus(nc, command)).partitions.find((candidate) => candidate.id === partition);
-    const leader = status?.replicas.find((candidate) => candidate.role === 'leader');
-    const lag = leader?.followerLag?.[String(replica)];
-    const learner = status?.replicas.find((candidate) => candidate.replica === replica);
-    if (lag !== undefined && lag <= CAUGHT_UP_LAG_MAX && learner !== undefined) return { ok: true, message: `r${replica} caught up (${lag} entries behind, ${learner.snapshotsInstalled} snapshot(s) installed)` };
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return refuse('TIMEOUT', `r${replica} did not catch up within ${CATCH_UP_TIMEOUT_MS} ms`);
-}
-
-async function currentStatus(nc: NatsConnection, command: AdminCommand): Promise<ClusterStatus> {
-  const status = await new KvClient(nc, { prefix: command.client.prefix, timeoutMs: command.client.timeoutMs }).status();
-  if (!isClusterStatus(status)) throw new Error('the cluster status has an unknown shape');
-  return status;
-}
-
 function list(command: AdminCommand, json: object, text: string, output: Output): number {
   output.stdout(command.client.json ? JSON.stringify(json) + '\n' : text);
   return EXIT_OK;
@@ -274,16 +228,22 @@ function report(command: AdminCommand, reply: Reply, output: Output): number {
 }
 
 export function formatNodes(status: ClusterStatus): string {
-  const rows = [['NODE', 'PID', 'UPTIME', 'REPLICAS', 'LEADERS', 'RESTARTS', 'DRAINED', 'STOPPED', 'FAILED']];
+  const rows = [['NODE', 'STATE', 'HEALTH', 'PID', 'UPTIME', 'REPLICAS', 'LEADERS', 'RESTARTS', 'STOPPED', 'FAILED']];
+  const judged = new Map((status.controller?.nodes ?? []).map((node) => [node.id, node]));
   for (const node of status.nodes) {
     const leaders = status.partitions.filter((partition) => partition.leader?.node === node.id).length;
+    const verdict = judged.get(node.id);
     rows.push([
-      node.id, String(node.pid), formatDuration(node.uptimeMs), String(node.replicas), String(leaders), String(node.restarts),
-      node.drained ? 'yes' : 'no', (node.stopped ?? []).join(' ') || '-', (node.failed ?? []).map((failure) => failure.actor).join(' ') || '-',
+      node.id, verdict?.state ?? (node.drained ? 'draining' : '-'), verdict?.health ?? '-', String(node.pid), formatDuration(node.uptimeMs), String(node.replicas), String(leaders), String(node.restarts),
+      (node.stopped ?? []).join(' ') || '-', (node.failed ?? []).map((failure) => failure.actor).join(' ') || '-',
     ]);
   }
+  for (const verdict of judged.values()) {
+    if (!status.nodes.some((node) => node.id === verdict.id)) rows.push([verdict.id, verdict.state, verdict.health, '-', '-', String(verdict.replicas), '0', '-', '-', '-']);
+  }
+  const controller = status.controller ? `controller: ${status.controller.node} (epoch ${status.controller.epoch})\n` : 'controller: none answering\n';
   const missing = status.missing.length > 0 ? `\nno answer from: ${status.missing.join(', ')}\n` : '';
-  return formatTable(rows) + '\n' + missing;
+  return controller + formatTable(rows) + '\n' + missing;
 }
 
 /** The partition table of `cairn status`, alone. */

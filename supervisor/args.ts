@@ -70,7 +70,7 @@ export interface UpOptions {
 /** Operator commands: they read the cluster status and talk to a node's control subject. */
 export type AdminAction =
   | { kind: 'nodes-list' }
-  | { kind: 'drain' | 'undrain'; node: string }
+  | { kind: 'drain' | 'undrain' | 'remove'; node: string; wait?: boolean }
   | { kind: 'partitions-list' }
   | { kind: 'stop' | 'start'; partition: number; node: string }
   | { kind: 'transfer'; partition: number; node: string }
@@ -130,8 +130,10 @@ Runs one node: joins the cluster over NATS, runs its partition replicas, serves 
   --node-id ID            this node's name; must be listed in --initial-cluster
   --initial-cluster IDS   every node of a new cluster, comma separated (e.g. n1,n2,n3)
   --join                  join a running cluster instead (its shape is read from a running node; the
-                          node starts with no replicas: run "cairn partitions rebalance")
-  --weight N              this node's share of replicas relative to others, 1..1000 (default 1)
+                          node starts with no replicas and the controller moves its share here)
+  --weight N              this node's share of replicas relative to others, 1..100 (default 1)
+  --node-down-after MS    the controller declares a silent node down, and re-creates its replicas
+                          elsewhere, after MS milliseconds without a heartbeat (default 10000)
   --nats URL              NATS server URL(s) (default $NATS_URL or ${DEFAULT_NATS_URL})
   --data DIR              data directory; replicas live under DIR/<node-id>/ (default ./data)
   --partitions N          partitions of the key space, 1..${PARTITIONS_MAX} (default ${SUPERVISOR_DEFAULTS.partitions})
@@ -151,6 +153,7 @@ Stops cleanly on SIGTERM or SIGINT (exit 0).`,
       'initial-cluster': { type: 'string' },
       join: { type: 'boolean' },
       weight: { type: 'string' },
+      'node-down-after': { type: 'string' },
       nats: { type: 'string' },
       data: { type: 'string' },
       partitions: { type: 'string' },
@@ -350,7 +353,8 @@ function buildSupervisor(values: Record<string, string | boolean | undefined>, p
   if (options.compactKeep! >= options.compactEntries!) throw new UsageError('--compact-keep must be less than --compact-entries');
   if (values['fault-injection'] === true) options.faultInjection = true;
   if (join) options.join = true;
-  if (values.weight !== undefined) options.weight = integerOption(values, 'weight', 1, 1, 1000);
+  if (values.weight !== undefined) options.weight = integerOption(values, 'weight', 1, 1, 100);
+  if (values['node-down-after'] !== undefined) options.nodeDownAfterMs = integerOption(values, 'node-down-after', 10_000, 2_000, 3_600_000);
   const httpPort = stringOption(values, 'http');
   if (httpPort !== undefined) options.httpPort = portOf(httpPort, '--http');
   return { name: 'supervisor', options };

@@ -132,8 +132,9 @@ function isPartitionStatus(value: unknown): value is PartitionStatus {
 
 /** The readable form of a cluster status: nodes, then partitions with their replicas. */
 export function formatStatus(status: ClusterStatus): string {
-  const nodeRows = [['NODE', 'PID', 'HTTP', 'UPTIME', 'REPLICAS', 'RESTARTS', 'FAILED']];
+  const nodeRows = [['NODE', 'PID', 'HTTP', 'UPTIME', 'STATE', 'HEALTH', 'REPLICAS', 'RESTARTS', 'FAILED']];
   const failures: string[] = [];
+  const judged = new Map((status.controller?.nodes ?? []).map((node) => [node.id, node]));
   for (const node of status.nodes) {
     const failed = Array.isArray(node.failed) ? node.failed : []; // older supervisors do not report it
     for (const failure of failed) failures.push(`${node.id} ${failure.actor}: ${failure.error}`);
@@ -142,19 +143,26 @@ export function formatStatus(status: ClusterStatus): string {
       String(node.pid),
       node.httpPort === undefined ? '-' : String(node.httpPort),
       formatDuration(node.uptimeMs),
+      judged.get(node.id)?.state ?? '-',
+      judged.get(node.id)?.health ?? '-',
       String(node.replicas),
       String(node.restarts),
       String(failed.length),
     ]);
   }
+  // Registered nodes that did not answer: the controller still knows them (down, or removed).
+  for (const node of judged.values()) {
+    if (!status.nodes.some((answering) => answering.id === node.id)) nodeRows.push([node.id, '-', '-', '-', node.state, node.health, '-', '-', '-']);
+  }
   const partitionRows = [['PARTITION', 'LEADER', 'REPLICA', 'NODE', 'ROLE', 'TERM', 'COMMIT', 'APPLIED', 'LAG']];
-  for (const partition of status.partitions) {
+  for (const partition of status.metadata ? [...status.partitions, status.metadata] : status.partitions) {
     const leader = partition.leader === null ? 'NONE' : `r${partition.leader.replica}@${partition.leader.node} t${partition.leader.term}`;
+    const name = partition === status.metadata ? 'meta' : String(partition.id);
     const replicas = [...partition.replicas].sort((a, b) => a.replica - b.replica);
-    if (replicas.length === 0) partitionRows.push([String(partition.id), leader, '-', '-', '-', '-', '-', '-', '-']);
+    if (replicas.length === 0) partitionRows.push([name, leader, '-', '-', '-', '-', '-', '-', '-']);
     replicas.forEach((replica, i) => {
       partitionRows.push([
-        i === 0 ? String(partition.id) : '',
+        i === 0 ? name : '',
         i === 0 ? leader : '',
         String(replica.replica),
         replica.node,
@@ -169,6 +177,7 @@ export function formatStatus(status: ClusterStatus): string {
   const withLeader = status.partitions.filter((partition) => partition.leader !== null).length;
   const lines = [
     `${status.nodes.length} node(s), ${status.partitions.length} partition(s), ${withLeader} with a leader`,
+    formatController(status),
     '',
     formatTable(nodeRows),
     '',
@@ -177,6 +186,14 @@ export function formatStatus(status: ClusterStatus): string {
   if (failures.length > 0) lines.push('', 'stopped for good (not restarted):', ...failures.map((failure) => `  ${failure}`));
   if (status.missing.length > 0) lines.push('', `no answer from: ${status.missing.join(', ')}`);
   return lines.join('\n') + '\n';
+}
+
+function formatController(status: ClusterStatus): string {
+  const controller = status.controller;
+  if (!controller) return 'controller: none answering (an election may be under way)';
+  const work = controller.balanced ? 'nothing to do' : `${controller.changing} partition(s) changing`;
+  const blocked = controller.blocked.length > 0 ? `; blocked: ${controller.blocked.map((entry) => entry.message).join('; ')}` : '';
+  return `controller: ${controller.node} (epoch ${controller.epoch}), ${work}${blocked}`;
 }
 
 /** Entries the replica is behind its leader's last index, as the leader reports it; "-" when unknown. */

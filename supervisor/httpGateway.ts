@@ -73,6 +73,7 @@ const STATUS_BY_CODE: ReadonlyMap<GatewayErrorCode, number> = new Map<GatewayErr
   ['UNAVAILABLE', 503],
   ['NO_RESPONDERS', 503],
   ['TIMEOUT', 504],
+  ['DEADLINE_EXCEEDED', 504],
 ]);
 
 /** An expected failure of one request: answered as {"error":{code,message}} with its HTTP status. */

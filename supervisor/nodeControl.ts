@@ -8,7 +8,8 @@
 //                                                    hand P's leadership (held here) to replica R on NODE (R optional)
 //   {"command":"drain"} / {"command":"undrain"}      hand every leadership away and keep it away / stop doing so
 //   {"command":"add","partition":P,"replica":R}      start a new, empty replica R of P here (step 1 of a move)
-//   {"command":"remove","partition":P}               stop this node's replica of P for good, delete its data
+//   {"command":"remove","partition":P,"replica":R}   stop this node's replica of P for good, delete its data
+//                                                    (R optional: refused with CONFLICT if this node hosts another)
 //   {"command":"crash","actor":"p<P>/r<R>"}          fault drill: that replica fails as a bug would
 //   {"command":"crash","actor":"replicas"}           fault drill: the whole replica host thread dies
 
@@ -22,7 +23,7 @@ export type NodeCommand =
   | { command: 'transfer'; partition: number; to: string; replica?: number }
   | { command: 'drain' | 'undrain' }
   | { command: 'add'; partition: number; replica: number }
-  | { command: 'remove'; partition: number }
+  | { command: 'remove'; partition: number; replica?: number }
   | { command: 'crash'; actor: string }
   | { command: 'crash-thread' };
 
@@ -54,7 +55,8 @@ export function parseNodeCommand(body: unknown, hasActor: (actor: string) => boo
       return { ok: true, command: { command: 'add', partition: request.partition as number, replica: request.replica as number } };
     case 'remove':
       if (!partitionOk) return bad('remove needs "partition", a non-negative integer');
-      return { ok: true, command: { command: 'remove', partition: request.partition as number } };
+      if (request.replica !== undefined && (!Number.isSafeInteger(request.replica) || (request.replica as number) <= 0)) return bad('remove: "replica" must be a positive integer');
+      return { ok: true, command: { command: 'remove', partition: request.partition as number, ...(request.replica === undefined ? {} : { replica: request.replica as number }) } };
     case 'crash':
       if (request.actor === 'replicas') return { ok: true, command: { command: 'crash-thread' } };
       if (typeof request.actor !== 'string' || !hasActor(request.actor)) return bad('expected {"command":"crash","actor":"p<P>/r<R>"} for an actor of this node, or "actor":"replicas"');
@@ -69,7 +71,7 @@ export interface NodeControlHandlers {
   replicas: ActorHost;
   hasActor(actor: string): boolean;
   add(partition: number, replica: number): Promise<AdminResult | undefined>;
-  remove(partition: number): Promise<AdminResult | undefined>;
+  remove(partition: number, replica?: number): Promise<AdminResult | undefined>;
   setDrained(drained: boolean): Promise<AdminResult | undefined>;
 }
 
@@ -94,7 +96,7 @@ export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: str
 async function execute(command: NodeCommand, handlers: NodeControlHandlers, log: (line: string) => void): Promise<AdminResult | Refusal> {
   log(`control: ${JSON.stringify(command)}`);
   const answer = command.command === 'add' ? await handlers.add(command.partition, command.replica)
-    : command.command === 'remove' ? await handlers.remove(command.partition)
+    : command.command === 'remove' ? await handlers.remove(command.partition, command.replica)
     : command.command === 'drain' || command.command === 'undrain' ? await handlers.setDrained(command.command === 'drain')
     : await callHost(command, handlers.replicas);
   return answer ?? { ok: false, error: { code: 'UNAVAILABLE', message: 'the replica host is not running (restarting?); try again' } };

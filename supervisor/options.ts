@@ -31,11 +31,13 @@ export interface SupervisorOptions {
   faultInjection?: boolean;
   /**
    * Join a running cluster: initialCluster, partitions and replicas are read from a running node, and a
-   * node new to the cluster starts with no replicas (`cairn partitions rebalance` moves some here).
+   * node new to the cluster starts with no replicas (the controller moves its share here).
    */
   join?: boolean;
-  /** This node's share of replicas relative to the others' (placement weight); default 1. */
+  /** This node's share of replicas relative to the others' (placement weight, 1..100); default 1. */
   weight?: number;
+  /** The controller declares a node down after this long without a heartbeat (default 10,000 ms). */
+  nodeDownAfterMs?: number;
 }
 
 export const SUPERVISOR_DEFAULTS = {

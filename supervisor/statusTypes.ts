@@ -16,6 +16,10 @@ export interface ReplicaStatus {
   snapshotsInstalled: number;
   /** Leader only: entries each follower is behind the leader's last index. */
   followerLag?: Record<string, number>;
+  /** Leader only: the group's membership as this leader has it (the controller compares it with its own). */
+  members?: { voters: number[]; learners: number[] };
+  /** Leader only: no membership change is waiting to commit. */
+  confCommitted?: boolean;
 }
 
 export interface NodeStatus {
@@ -44,9 +48,28 @@ export interface PartitionStatus {
   replicas: ReplicaStatus[];
 }
 
+/** What the active controller reports (actors/controller/controllerRequests.ts). */
+export interface ControllerSummary {
+  /** The node whose controller is active. */
+  node: string;
+  /** Metadata epoch: bumps on every recorded change. */
+  epoch: number;
+  nodes: { id: string; weight: number; state: string; health: string; replicas: number; leaders: number }[];
+  /** Partitions with a membership change under way. */
+  changing: number;
+  /** Nothing planned and every partition matches the metadata. */
+  balanced: boolean;
+  blocked: readonly { partitionId: number; code: string; message: string }[];
+}
+
 export interface ClusterStatus {
   nodes: NodeStatus[];
+  /** The key space's partitions. */
   partitions: PartitionStatus[];
+  /** The controller's own Raft group (the metadata partition); null if none of its replicas answered. */
+  metadata?: PartitionStatus | null;
+  /** The active controller's view; null while no controller answers (e.g. during its election). */
+  controller?: ControllerSummary | null;
   /** Replicas that did not answer within the status deadline. */
   missing: string[];
 }

@@ -8,6 +8,10 @@ import { connect, NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
 import { subjects } from '../bus/subjects';
 import { clusterLayout, PartitionLayout } from '../actors/router/layout';
+import { isMetadataPartition, metadataLayout } from '../actors/controller/metadataPartition';
+import type { ControllerOptions } from '../actors/controller/controller';
+import { FAILURE_DETECTOR_DEFAULTS } from '../actors/controller/nodeHealth';
+import { startHeartbeats } from './heartbeatPublisher';
 import { ReplicaOptions } from '../actors/replica/replica';
 import { AdminResult, ReplicaHostOptions, ReplicaSlotInfo } from '../actors/replica/host';
 import { HostedReplica, loadOrCreateAssignment, saveAssignment } from './assignment';
@@ -24,6 +28,8 @@ export interface SupervisorHandle {
   /** The replica host thread (every replica of this node). */
   readonly replicas: ActorHost;
   readonly router: ActorHost;
+  /** The controller actor (active while this node leads the metadata partition). */
+  readonly controller: ActorHost;
   httpPort?: number;
   stop(): Promise<void>;
 }
@@ -62,9 +68,9 @@ async function clusterConfig(options: SupervisorOptions, log: (line: string) => 
   }
 }
 
-/** The replicas the placement gives this node in a new cluster. */
+/** The replicas the placement gives this node in a new cluster (the metadata partition's included). */
 function initialAssignment(options: SupervisorOptions): HostedReplica[] {
-  return initialLayouts(options).flatMap((layout) => {
+  return [...initialLayouts(options), metadataLayout(options.initialCluster)].flatMap((layout) => {
     const voters = [...layout.nodeOfReplica.keys()];
     const nodeOfReplica = Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host]));
     return [...layout.nodeOfReplica].filter(([, node]) => node === options.nodeId).map(([replica]) => ({ partition: layout.partition, replica, voters, nodeOfReplica }));
@@ -130,11 +136,18 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, partitions: options.partitions, replicas: options.replicas,
   };
   const router = new ActorHost({ name: 'router', entry: path.join(ACTORS_DIR, 'router', 'worker.js'), workerData: routerOptions, log, watchdog });
+  const controllerOptions: ControllerOptions = {
+    nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix,
+    initialCluster: options.initialCluster, partitions: options.partitions, replicas: options.replicas,
+    failureDetector: { downAfterMs: options.nodeDownAfterMs ?? FAILURE_DETECTOR_DEFAULTS.downAfterMs },
+  };
+  const controller = new ActorHost({ name: 'controller', entry: path.join(ACTORS_DIR, 'controller', 'worker.js'), workerData: controllerOptions, log, watchdog });
   replicas.start();
   router.start();
+  controller.start();
 
   const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} supervisor`, maxReconnectAttempts: -1 });
-  const handle: SupervisorHandle = { replicas, router, stop: async () => undefined };
+  const handle: SupervisorHandle = { replicas, router, controller, stop: async () => undefined };
   const nodeStatus = async (): Promise<NodeStatus> => {
     const slots = (await replicas.call<{ ok: boolean; replicas: ReplicaSlotInfo[] }>('replicas'))?.replicas ?? [];
     const drained = (await replicas.call<{ ok: boolean; drained: boolean }>('drained'))?.drained ?? false;
@@ -144,7 +157,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       httpPort: handle.httpPort,
       uptimeMs: Date.now() - startedAt,
       replicas: slots.filter((slot) => slot.state !== 'failed' && slot.state !== 'stopped').length,
-      restarts: replicas.restarts + router.restarts + slots.reduce((sum, slot) => sum + slot.restarts, 0),
+      restarts: replicas.restarts + router.restarts + controller.restarts + slots.reduce((sum, slot) => sum + slot.restarts, 0),
       failed: slots.filter((slot) => slot.state === 'failed').map((slot) => ({ actor: slot.actor, error: slot.lastError ?? 'unknown' })),
       stopped: slots.filter((slot) => slot.state === 'stopped').map((slot) => slot.actor),
       drained,
@@ -157,9 +170,9 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
     replicas,
     hasActor: (actor) => hosted.some((replica) => `p${replica.partition}/r${replica.replica}` === actor),
     add: async (partition, replica) => {
-      if (partition >= options.partitions) return { ok: false, error: { code: 'NOT_FOUND', message: `the cluster has no partition ${partition}` } };
+      if (partition >= options.partitions && !isMetadataPartition(partition)) return { ok: false, error: { code: 'NOT_FOUND', message: `the cluster has no partition ${partition}` } };
       if (hosted.some((existing) => existing.partition === partition)) return { ok: false, error: { code: 'CONFLICT', message: `${options.nodeId} already hosts a replica of partition ${partition}` } };
-      const layout = initialLayouts(options)[partition]!;
+      const layout = isMetadataPartition(partition) ? metadataLayout(options.initialCluster) : initialLayouts(options)[partition]!;
       const entry: HostedReplica = {
         partition, replica, voters: [...layout.nodeOfReplica.keys()],
         nodeOfReplica: { ...Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host])), [String(replica)]: options.nodeId },
@@ -178,24 +191,31 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
       }
       return answer;
     },
-    remove: async (partition) => {
+    remove: async (partition, replica) => {
+      const present = hosted.find((existing) => existing.partition === partition);
+      if (present && replica !== undefined && present.replica !== replica) {
+        return { ok: false, error: { code: 'CONFLICT', message: `${options.nodeId} hosts r${present.replica} of partition ${partition}, not r${replica}` } };
+      }
       const answer = await replicas.call<AdminResult>('removeReplica', partition);
       if (answer?.ok) saveAssignment(options.dataDir, options.nodeId, (hosted = hosted.filter((existing) => existing.partition !== partition)));
       return answer;
     },
   }, log);
+  const stopHeartbeats = startHeartbeats(nc, options.prefix, { nodeId: options.nodeId, weight: options.weight ?? 1, replicas, hosted: () => hosted });
   const refreshMetrics = registerMetrics(replicas, router);
   const http = options.httpPort === undefined ? undefined : await startGateway(nc, options, refreshMetrics);
   handle.httpPort = http?.port;
   handle.stop = async () => {
     log('stopping: handing over leadership, flushing replicas');
+    await controller.stop();
+    stopHeartbeats();
     await replicas.stop();
     await router.stop();
     await http?.close();
     await nc.drain().catch(() => undefined);
   };
   const names = replicaOptions.map((replica) => `p${replica.partition}/r${replica.replica}`);
-  log(`up: ${names.length} replicas (${names.join(' ')}), router${http ? `, http on ${http.port}` : ''}`);
+  log(`up: ${names.length} replicas (${names.join(' ')}), router, controller${http ? `, http on ${http.port}` : ''}`);
   return handle;
 }
 

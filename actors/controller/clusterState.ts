@@ -35,6 +35,8 @@ export interface ReplicaRecord {
   readonly role: ReplicaRole;
   /** Set while this replica is taking over from that voter: a move or repair in progress. */
   readonly replaces?: number;
+  /** Placed by an operator's move: rebalancing leaves it where it is. */
+  readonly pinned?: true;
 }
 
 export interface PartitionRecord {
@@ -221,7 +223,9 @@ function addReplica(state: ClusterState, command: AddReplica): ApplyResult {
   if (!target.ok) return target;
   if (partition.nextReplicaId > 2 ** 32 - 1) return refuse('INVALID_COMMAND', `partition ${partition.id} ran out of replica ids`);
   const replicaId = partition.nextReplicaId;
-  const learner: ReplicaRecord = { node: command.nodeId, replicaId, role: 'learner', ...(command.replaces !== undefined ? { replaces: command.replaces } : {}) };
+  const learner: ReplicaRecord = {
+    node: command.nodeId, replicaId, role: 'learner', ...(command.replaces !== undefined ? { replaces: command.replaces } : {}), ...(command.pinned ? { pinned: true as const } : {}),
+  };
   return changed(withPartition(state, { ...partition, replicas: [...partition.replicas, learner], nextReplicaId: replicaId + 1 }), replicaId);
 }
 
@@ -247,7 +251,7 @@ function removeReplica(state: ClusterState, partitionId: number, replicaId: numb
   // Removing the replaced voter completes a move: its successor stops carrying `replaces`.
   const replicas = partition.replicas
     .filter((r) => r.replicaId !== replicaId)
-    .map((r) => (r.replaces === replicaId ? { node: r.node, replicaId: r.replicaId, role: r.role } : r));
+    .map((r) => (r.replaces === replicaId ? { node: r.node, replicaId: r.replicaId, role: r.role, ...(r.pinned ? { pinned: true as const } : {}) } : r));
   const leader = partition.leader === replicaId ? null : partition.leader;
   return changed(withPartition(state, { ...partition, replicas, leader }));
 }

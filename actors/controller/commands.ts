@@ -45,6 +45,8 @@ export interface AddReplica {
   readonly partitionId: number;
   readonly nodeId: string;
   readonly replaces?: number;
+  /** An operator's explicit move: rebalancing leaves the replica on this node (drain and repair still move it). */
+  readonly pinned?: true;
 }
 export interface PromoteReplica {
   readonly type: 'promoteReplica';
@@ -129,6 +131,7 @@ function createFields(fields: Fields): string | undefined {
 
 function addReplicaFields(fields: Fields): string | undefined {
   if (fields.replaces !== undefined && !isReplicaId(fields.replaces)) return 'replaces, when present, must be a replica id';
+  if (fields.pinned !== undefined && fields.pinned !== true) return 'pinned, when present, must be true';
   return undefined;
 }
 
@@ -147,7 +150,7 @@ const SCHEMAS: Record<ClusterCommandType, { fields: readonly string[]; checks: r
   removeNode: { fields: ['nodeId'], checks: [nodeIdField] },
   createPartition: { fields: ['partitionId', 'replicaCount', 'nodeIds'], checks: [partitionField, createFields] },
   deletePartition: { fields: ['partitionId'], checks: [partitionField] },
-  addReplica: { fields: ['partitionId', 'nodeId', 'replaces'], checks: [partitionField, nodeIdField, addReplicaFields] },
+  addReplica: { fields: ['partitionId', 'nodeId', 'replaces', 'pinned'], checks: [partitionField, nodeIdField, addReplicaFields] },
   promoteReplica: { fields: ['partitionId', 'replicaId'], checks: [partitionField, replicaField] },
   removeReplica: { fields: ['partitionId', 'replicaId'], checks: [partitionField, replicaField] },
   recordLeader: { fields: ['partitionId', 'replicaId', 'term'], checks: [partitionField, leaderFields] },

@@ -56,7 +56,7 @@ export interface PartitionView {
   readonly lost: readonly ReplicaRecord[];
   /** Voters on draining nodes that are still up. */
   readonly draining: readonly ReplicaRecord[];
-  /** Live voters on active nodes that the placement no longer wants there. */
+  /** Live voters on active nodes that the placement no longer wants there (an operator's pinned ones excepted). */
   readonly misplaced: readonly ReplicaRecord[];
   /** Desired nodes without a replica, in preference order: where new replicas go. */
   readonly missing: readonly string[];
@@ -71,7 +71,7 @@ export function viewPartition(context: PlanContext, partition: PartitionRecord):
   const lost = voters.filter((replica) => isLost(context, replica));
   const draining = voters.filter((replica) => !isLost(context, replica) && nodeOf(context, replica.node)?.state === 'draining');
   const misplaced = voters.filter(
-    (replica) => !isLost(context, replica) && nodeOf(context, replica.node)?.state === 'active' && !desired.includes(replica.node),
+    (replica) => !isLost(context, replica) && nodeOf(context, replica.node)?.state === 'active' && !desired.includes(replica.node) && !replica.pinned,
   );
   const missing = desired.filter((nodeId) => !holders.has(nodeId));
   return { partition, desired, voters, lost, draining, misplaced, missing };

@@ -231,7 +231,7 @@ function nextInProgressStep(
  * An explicit move of partition `partitionId`'s replica from node `fromNodeId` to `toNodeId`: the first
  * step (a learner on the target that replaces the voter on the source); the planner does the rest.
  * Checked against the state as the state machine would, plus health (the target must be alive).
- * Note: if the target is not where the placement wants the replica, a later rebalance moves it back.
+ * The new replica is pinned: rebalancing leaves it on the target (a drain or a lost node still moves it).
  */
 export function planMove(
   state: ClusterState,
@@ -249,7 +249,7 @@ export function planMove(
   if (state.nodes.has(toNodeId) && state.nodes.get(toNodeId)?.state === 'active' && health(toNodeId) !== 'alive') {
     return refuse('NODE_NOT_ACTIVE', `node ${JSON.stringify(toNodeId)} is ${health(toNodeId)}`);
   }
-  const command: AddReplica = { type: 'addReplica', partitionId, nodeId: toNodeId, replaces: source.replicaId };
+  const command: AddReplica = { type: 'addReplica', partitionId, nodeId: toNodeId, replaces: source.replicaId, pinned: true };
   const trial = applyCommand(state, command);
   return trial.ok ? { ok: true, command } : trial;
 }

@@ -30,7 +30,11 @@ export type ControllerErrorCode =
   /** A leader report older than (or conflicting with) the one recorded. */
   | 'STALE_TERM'
   /** The planner found no node that may take a replica. */
-  | 'NO_CANDIDATE';
+  | 'NO_CANDIDATE'
+  /** A malformed operator request. */
+  | 'BAD_REQUEST'
+  /** No active controller could take the request (an election or a hand-over is under way). */
+  | 'UNAVAILABLE';
 
 export interface ControllerError {
   readonly code: ControllerErrorCode;

@@ -44,12 +44,13 @@ function decodeNode(value: unknown): NodeRecord {
 
 function decodeReplica(value: unknown, partitionId: number): ReplicaRecord {
   expect(isObject(value), `partition ${partitionId}: replica must be an object`);
-  const { node, replicaId, role, replaces } = value;
+  const { node, replicaId, role, replaces, pinned } = value;
   expect(typeof node === 'string' && NODE_ID_PATTERN.test(node), `partition ${partitionId}: bad replica node`);
   expect(isInteger(replicaId, 1, REPLICA_ID_MAX), `partition ${partitionId}: bad replica id`);
   expect(role === 'voter' || role === 'learner', `partition ${partitionId}: bad role`);
   expect(replaces === undefined || isInteger(replaces, 1, REPLICA_ID_MAX), `partition ${partitionId}: bad replaces`);
-  return Object.freeze(replaces === undefined ? { node, replicaId, role } : { node, replicaId, role, replaces });
+  expect(pinned === undefined || pinned === true, `partition ${partitionId}: bad pinned`);
+  return Object.freeze({ node, replicaId, role, ...(replaces === undefined ? {} : { replaces }), ...(pinned ? { pinned: true as const } : {}) }) as ReplicaRecord;
 }
 
 function decodePartition(value: unknown): PartitionRecord {

@@ -114,6 +114,15 @@ export class ClientRequests {
     for (const key of [...this.writes.keys()]) if (key <= index) this.writes.delete(key);
   }
 
+  /**
+   * Leadership lost: every write still waiting gets UNAVAILABLE (indeterminate: its entry may yet commit
+   * under the next leader). A router retries it with the same request id, which applies at most once.
+   */
+  failWrites(): void {
+    for (const write of this.writes.values()) respondError(write.message, 'UNAVAILABLE', 'leadership changed before the write committed; it may or may not be applied');
+    this.writes.clear();
+  }
+
   /** Shutting down: reads fail definitely; writes are indeterminate and left to time out. */
   failReads(leader: number): void {
     for (const context of [...this.reads.keys()]) this.readDropped(context, leader);

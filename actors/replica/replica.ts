@@ -15,6 +15,8 @@ import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
 import { KvCommandError, REQUEST_ID_PATTERN } from '../../storage/kvCommand';
 import { PartitionMap } from '../router/layout';
+import { isMetadataPartition } from '../controller/metadataPartition';
+import { deadlineOf, isExpired } from '../../bus/deadline';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
 import { MembershipRequests } from './membershipRequests';
@@ -186,8 +188,9 @@ export class Replica {
     const parsed = parseRequest(op, message.data);
     if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
     const request = parsed.request;
+    if (op !== 'get' && isExpired(deadlineOf(message))) return respondError(message, 'DEADLINE_EXCEEDED', 'the write arrived after its Cairn-Deadline; it was not applied');
     const owner = this.partitionMap.partitionOf(request.key);
-    if (owner !== this.options.partition) {
+    if (owner !== this.options.partition && !isMetadataPartition(this.options.partition)) {
       // A client that hashes keys itself with a wrong partition count must not scatter keys.
       return respondError(message, 'BAD_REQUEST', `key belongs to partition ${owner}, not ${this.options.partition}`);
     }
@@ -351,6 +354,9 @@ export class Replica {
       this.leadSubscription.unsubscribe();
       this.leadSubscription = undefined;
       this.requests.failReads(leader);
+      // Our unreplicated proposals may sit in the log until a later leader overwrites those indexes,
+      // which can take long on a quiet partition: answer now, indeterminately (retrying is safe).
+      this.requests.failWrites();
       this.membership.leadershipLost(leader);
     }
   }

@@ -10,6 +10,7 @@ export function replicaStatus(
   local: { applied: number; snapshotsInstalled: number; stopped: boolean },
 ): ReplicaStatus {
   const status = raft.status();
+  const leading = status.role === Role.Leader && !local.stopped;
   const followerLag: Record<string, number> = {};
   for (const progress of status.progress) followerLag[String(progress.id)] = status.lastIndex - progress.match;
   return {
@@ -22,6 +23,8 @@ export function replicaStatus(
     lastIndex: status.lastIndex,
     firstIndex: status.firstIndex,
     snapshotsInstalled: local.snapshotsInstalled,
-    followerLag: status.role === Role.Leader ? followerLag : undefined,
+    followerLag: leading ? followerLag : undefined,
+    members: leading ? { voters: [...status.conf.voters].sort((a, b) => a - b), learners: [...status.conf.learners].sort((a, b) => a - b) } : undefined,
+    confCommitted: leading ? raft.pendingConfIndex <= status.commit : undefined,
   };
 }

@@ -3,7 +3,9 @@
 
 import { NatsConnection } from 'nats';
 import { Subjects } from '../../bus/subjects';
-import { ClusterStatus, NodeStatus, PartitionStatus, ReplicaStatus } from '../../supervisor/statusTypes';
+import { ClusterStatus, ControllerSummary, NodeStatus, PartitionStatus, ReplicaStatus } from '../../supervisor/statusTypes';
+import { METADATA_PARTITION } from '../controller/metadataPartition';
+import type { ControllerView } from '../controller/controllerRequests';
 
 const GATHER_MS_MAX = 500;
 
@@ -25,9 +27,10 @@ async function gather<T>(nc: NatsConnection, subject: string, expected: number |
 }
 
 export async function gatherClusterStatus(nc: NatsConnection, subjects: Subjects, replicasExpected: number): Promise<ClusterStatus> {
-  const [replicas, nodes] = await Promise.all([
+  const [replicas, nodes, controller] = await Promise.all([
     gather<ReplicaStatus>(nc, subjects.control('status'), replicasExpected),
     gather<NodeStatus>(nc, subjects.control('nodes'), undefined),
+    controllerSummary(nc, subjects),
   ]);
   const byPartition = new Map<number, ReplicaStatus[]>();
   for (const replica of replicas) {
@@ -35,7 +38,7 @@ export async function gatherClusterStatus(nc: NatsConnection, subjects: Subjects
     list.push(replica);
     byPartition.set(replica.partition, list);
   }
-  const partitions: PartitionStatus[] = [...byPartition.keys()].sort((a, b) => a - b).map((id) => {
+  const all: PartitionStatus[] = [...byPartition.keys()].sort((a, b) => a - b).map((id) => {
     const members = byPartition.get(id)!.sort((a, b) => a.replica - b.replica);
     const leaders = members.filter((member) => member.role === 'leader').sort((a, b) => b.term - a.term);
     const leader = leaders[0] ? { replica: leaders[0].replica, node: leaders[0].node, term: leaders[0].term } : null;
@@ -45,5 +48,19 @@ export async function gatherClusterStatus(nc: NatsConnection, subjects: Subjects
   const missing: string[] = [];
   for (const node of nodes) if (node.replicas > replicas.filter((r) => r.node === node.id).length) missing.push(`replicas of ${node.id}`);
   nodes.sort((a, b) => a.id.localeCompare(b.id));
-  return { nodes, partitions, missing: expectedNodes.size === 0 ? ['no supervisor answered'] : missing };
+  const partitions = all.filter((partition) => partition.id !== METADATA_PARTITION);
+  const metadata = all.find((partition) => partition.id === METADATA_PARTITION) ?? null;
+  return { nodes, partitions, metadata, controller, missing: expectedNodes.size === 0 ? ['no supervisor answered'] : missing };
+}
+
+/** The active controller's view of node health and pending changes; null while none answers. */
+async function controllerSummary(nc: NatsConnection, subjects: Subjects): Promise<ControllerSummary | null> {
+  try {
+    const reply = await nc.request(subjects.control('controller'), Buffer.from('{"op":"state"}'), { timeout: GATHER_MS_MAX });
+    const view = JSON.parse(Buffer.from(reply.data).toString()) as ControllerView & { ok?: boolean };
+    if (view.ok !== true) return null;
+    return { node: view.controller, epoch: view.epoch, nodes: view.nodes, changing: view.changing, balanced: view.balanced, blocked: view.blocked };
+  } catch {
+    return null;
+  }
 }

@@ -6,11 +6,13 @@
 // both indeterminate.
 
 import { randomBytes } from 'node:crypto';
-import { connect, ErrorCode as NatsErrorCode, Msg, NatsConnection, Subscription } from 'nats';
+import { connect, ErrorCode as NatsErrorCode, Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
+import { CLOCK_SKEW_ALLOWANCE_MS, deadlineHeaders, deadlineOf, isExpired } from '../../bus/deadline';
 import { ErrorCode, encodeError, parseRequest, Operation } from '../../bus/protocol';
 import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { PartitionMap } from './layout';
 import { gatherClusterStatus } from './clusterStatus';
+import { METADATA_REPLICAS } from '../controller/metadataPartition';
 
 export interface RouterOptions {
   nodeId: string;
@@ -24,6 +26,8 @@ export interface RouterOptions {
 }
 
 const NOT_LEADER_PREFIX = Buffer.from('{"error":{"code":"NOT_LEADER"');
+/** A leader that lost leadership with the request pending, or refused it under backpressure: retry (same request id). */
+const UNAVAILABLE_PREFIX = Buffer.from('{"error":{"code":"UNAVAILABLE"');
 const BACKOFF_MS_MIN = 5;
 const BACKOFF_MS_MAX = 100;
 /** An attempt that got no answer within this is retried (the leader may have died holding it). */
@@ -66,7 +70,7 @@ export class Router {
     this.subscriptions.push(this.nc.subscribe(s.clusterStatus, {
       queue: ROUTER_QUEUE_GROUP,
       callback: (_, message) => this.track(this.guard(message, async () => {
-        const status = await gatherClusterStatus(this.nc, this.subjects, this.options.partitions * this.options.replicas);
+        const status = await gatherClusterStatus(this.nc, this.subjects, this.options.partitions * this.options.replicas + METADATA_REPLICAS);
         this.reply(message, Buffer.from(JSON.stringify(status)));
       })),
     }));
@@ -96,6 +100,8 @@ export class Router {
     if (op === 'status') return;
     const parsed = parseRequest(op, message.data);
     if (!parsed.ok) return this.reply(message, encodeError(parsed.error.code, parsed.error.message));
+    const clientDeadline = deadlineOf(message);
+    if (isExpired(clientDeadline)) return this.reply(message, encodeError('DEADLINE_EXCEEDED', 'the request arrived after its Cairn-Deadline; it was not applied'));
     const request = parsed.request as { key: string; consistency?: string };
     const partition = this.partitions.partitionOf(request.key);
     const stale = op === 'get' && request.consistency === 'stale';
@@ -103,7 +109,7 @@ export class Router {
     const subject = stale
       ? `${this.subjects.partitionRead(partition)}.get`
       : `${this.subjects.partitionLead(partition)}.${op}${op === 'get' ? '' : `.${this.nextRequestId()}`}`;
-    this.reply(message, await this.forward(subject, message.data));
+    this.reply(message, await this.forward(subject, message.data, clientDeadline));
   }
 
   private nextRequestId(): string {
@@ -114,12 +120,14 @@ export class Router {
    * Forwards until a leader answers or the deadline passes. Reads are idempotent and writes carry a
    * request id, so a silent attempt (the leader died with the request) is retried like a refusal.
    */
-  private async forward(subject: string, data: Uint8Array): Promise<Uint8Array> {
-    const deadline = Date.now() + this.deadlineMs;
+  private async forward(subject: string, data: Uint8Array, clientDeadline: number | undefined): Promise<Uint8Array> {
+    // No point going on after the client stopped waiting; the leader refuses what arrives too late.
+    const deadline = Math.min(Date.now() + this.deadlineMs, clientDeadline === undefined ? Infinity : clientDeadline + CLOCK_SKEW_ALLOWANCE_MS);
+    const headers = clientDeadline === undefined ? undefined : deadlineHeaders(clientDeadline);
     let backoffMs = BACKOFF_MS_MIN;
     let last: Attempt = { kind: 'retry' };
     while (Date.now() < deadline) {
-      last = await this.attempt(subject, data, Math.min(deadline - Date.now(), ATTEMPT_MS_MAX));
+      last = await this.attempt(subject, data, Math.min(deadline - Date.now(), ATTEMPT_MS_MAX), headers);
       if (last.kind === 'reply') return last.data;
       await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
       backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
@@ -128,10 +136,10 @@ export class Router {
     return encodeError(code, last.kind === 'timeout' ? 'the partition leader did not answer in time; the write may or may not have been applied' : 'no leader for the partition within the deadline');
   }
 
-  private async attempt(subject: string, data: Uint8Array, timeoutMs: number): Promise<Attempt> {
+  private async attempt(subject: string, data: Uint8Array, timeoutMs: number, headers: MsgHdrs | undefined): Promise<Attempt> {
     try {
-      const reply = await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs) });
-      if (startsWith(reply.data, NOT_LEADER_PREFIX)) return { kind: 'retry' };
+      const reply = await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs), ...(headers ? { headers } : {}) });
+      if (startsWith(reply.data, NOT_LEADER_PREFIX) || startsWith(reply.data, UNAVAILABLE_PREFIX)) return { kind: 'retry' };
       return { kind: 'reply', data: reply.data };
     } catch (error) {
       if ((error as { code?: string }).code === NatsErrorCode.NoResponders) return { kind: 'retry' };

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { connect } from 'nats';
 import { KvClient } from '../../../bus/kvClient';
 import { PartitionMap } from '../../../actors/router/layout';
+import { deadlineHeaders } from '../../../bus/deadline';
 import { CairnCluster } from '../../support/cairnCluster';
 import { readReplicaStates } from '../../support/replicaState';
 
@@ -49,6 +50,18 @@ describe('a three-node cluster of supervisor processes', function () {
     expect((await ask('cairn.kv.put', JSON.stringify({ key: 'guarded', value: 'v'.repeat(200_000) }))).error.code).to.equal('VALUE_TOO_LARGE');
     expect((await ask('cairn.kv.cas', JSON.stringify({ key: 'guarded', value: 'x' }))).error.code).to.equal('BAD_REQUEST');
     expect((await cluster.kv.get('guarded')).value).to.equal('original');
+  });
+
+  it('a write that arrives after its Cairn-Deadline is refused by the router and by the leader, and not applied', async () => {
+    await cluster.kv.put('late', 'original');
+    const long = Date.now() - 60_000;
+    const ask = async (subject: string, deadline: number) => JSON.parse(Buffer.from((await cluster.nc.request(subject, Buffer.from(JSON.stringify({ key: 'late', value: 'stale' })), { timeout: 5000, headers: deadlineHeaders(deadline) })).data).toString());
+    expect((await ask('cairn.kv.put', long)).error.code).to.equal('DEADLINE_EXCEEDED');
+    const partition = new PartitionMap(4).partitionOf('late');
+    expect((await ask(`cairn.part.${partition}.lead.put`, long)).error.code).to.equal('DEADLINE_EXCEEDED');
+    expect((await cluster.kv.get('late')).value).to.equal('original');
+    expect(await ask('cairn.kv.put', Date.now() + 5_000), 'a deadline in the future is served').to.have.property('revision');
+    expect((await cluster.kv.get('late')).value).to.equal('stale');
   });
 
   it('a partition leader refuses a key that hashes to another partition (a misconfigured direct client)', async () => {

@@ -82,14 +82,15 @@ describe('operator commands: cairn nodes / partitions / leader (3 supervisor pro
     await cluster.until(async () => leadersOn(await cluster.status(), 'n1') === 0, 20_000, 'n1 to stay leaderless');
     expect(settled.nodes.find((node) => node.id === 'n1')!.drained).to.equal(true);
     const list = await cairn(['nodes', 'list', ...nats]);
-    expect(list.stdout).to.match(/^n1 .* yes /m);
+    expect(list.stdout).to.match(/^n1 +draining +alive /m);
     const json = JSON.parse((await cairn(['nodes', 'list', '--json', ...nats])).stdout) as { nodes: { id: string }[] };
     expect(json.nodes.map((node) => node.id).sort()).to.deep.equal(['n1', 'n2', 'n3']);
     await writer.stop();
     expect(writer.errors).to.deep.equal([]);
 
     expect((await cairn(['nodes', 'undrain', 'n1', ...nats])).code).to.equal(0);
-    expect((await cluster.status()).nodes.find((node) => node.id === 'n1')!.drained).to.equal(false);
+    // The controller records the undrain, then clears the node's own flag.
+    await cluster.until(async () => (await cluster.status()).nodes.find((node) => node.id === 'n1')!.drained === false, 20_000, 'n1 to be undrained');
     const balance = await cairn(['leader', 'balance', ...nats]);
     expect(balance, balance.stderr).to.include({ code: 0 });
     const balanced = await cluster.waitHealthy();

@@ -151,7 +151,7 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     expect(run.code, run.stderr).to.equal(0);
     const aside = readdirSync(rollback).filter((name) => name.startsWith('n2.pre-restore-'));
     expect(aside).to.have.length(1);
-    expect(readdirSync(path.join(rollback, aside[0]!)).sort()).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'replicas.json']);
+    expect(readdirSync(path.join(rollback, aside[0]!)).sort()).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'p65535', 'replicas.json']);
     expect(readdirSync(path.join(rollback, 'n2', 'p0'))).to.deep.equal(['data.mdb']);
     expect(readdirSync(path.join(rollback, 'n2')), "n1's record of its replicas is not n2's: n2 recomputes its own").to.not.include('replicas.json');
   });

@@ -107,7 +107,7 @@ describe('cairn CLI commands (child processes, real nats-server, in-memory respo
       const run = await cli(['status', '--prefix', 'fake', ...nats]);
       expect(run.code).to.equal(0);
       expect(run.stdout).to.match(/^2 node\(s\), 2 partition\(s\), 1 with a leader\n/);
-      expect(run.stdout).to.match(/\nNODE +PID +HTTP +UPTIME +REPLICAS +RESTARTS +FAILED\nn1 +101 +8080 /);
+      expect(run.stdout).to.match(/\nNODE +PID +HTTP +UPTIME +STATE +HEALTH +REPLICAS +RESTARTS +FAILED\nn1 +101 +8080 /);
       expect(run.stdout).to.match(/\n0 +r1@n1 t4 +1 +n1 +leader +4 +10 +10 +0\n +2 +n2 +follower +4 +10 +9 +2\n/);
       expect(run.stdout).to.include('no answer from: p1/r2');
     } finally {

@@ -204,6 +204,27 @@ describe('controller/planner', () => {
     expect(cluster.nodesOf(0)).to.not.include(leaderNode);
   });
 
+  it('an explicit move pins the replica: rebalancing leaves it on its target, a drain of the target still moves it', () => {
+    const cluster = new SimCluster();
+    for (const nodeId of ['n0', 'n1', 'n2', 'n3']) cluster.addNode(nodeId);
+    cluster.createPartitions(4);
+    cluster.settle();
+    const partition = cluster.state.partitions.get(0)!;
+    const from = partition.replicas[0].node;
+    const target = ['n0', 'n1', 'n2', 'n3'].find((id) => !partition.replicas.some((r) => r.node === id))!;
+    const planned = planMove(cluster.state, cluster.healthOf, 0, from, target);
+    if (!planned.ok) throw new Error(planned.error.message);
+    expect(planned.command.pinned).to.equal(true);
+    cluster.run(planned.command);
+    cluster.settle();
+    expect(cluster.nodesOf(0)).to.include(target);
+    expect(cluster.nodesOf(0), 'not moved back by a rebalance').to.not.include(from);
+    expect(cluster.state.partitions.get(0)!.replicas.find((r) => r.node === target)!.pinned).to.equal(true);
+    cluster.run({ type: 'setNodeState', nodeId: target, state: 'draining' });
+    cluster.settle();
+    expect(cluster.nodesOf(0)).to.not.include(target);
+  });
+
   it('planMove refuses what the state machine would refuse, and unhealthy targets', () => {
     const cluster = new SimCluster();
     for (const nodeId of ['n0', 'n1', 'n2', 'n3']) cluster.addNode(nodeId);

@@ -25,7 +25,7 @@ describe('supervisor/args', () => {
       ['supervisor without --initial-cluster', ['supervisor', '--node-id', 'n1'], /--initial-cluster is required/],
       ['supervisor --join with --initial-cluster', ['supervisor', '--node-id', 'n4', '--join', '--initial-cluster', 'n1'], /--join reads --initial-cluster from the running cluster/],
       ['supervisor --join with --partitions', ['supervisor', '--node-id', 'n4', '--join', '--partitions', '4'], /--join reads --partitions/],
-      ['supervisor with a zero weight', [...SUPERVISOR, '--weight', '0'], /--weight must be an integer in 1\.\.1000/],
+      ['supervisor with a zero weight', [...SUPERVISOR, '--weight', '0'], /--weight must be an integer in 1\.\.100\b/],
       ['node id not in the cluster', ['supervisor', '--node-id', 'n4', '--initial-cluster', 'n1,n2,n3'], /n4 is not in --initial-cluster/],
       ['node id with a dot', ['supervisor', '--node-id', 'n.1', '--initial-cluster', 'n.1'], /--node-id "n.1" must be/],
       ['empty node in the cluster', ['supervisor', '--node-id', 'n1', '--initial-cluster', 'n1,,n2'], /--initial-cluster node "" must be/],
@@ -72,7 +72,8 @@ describe('supervisor/args', () => {
       ['value starting with a dash', ['put', 'k', '-5'], /Unknown option '-5'/],
       ['bad prefix on a client command', ['get', 'k', '--prefix', 'a b'], /--prefix/],
       // operator commands
-      ['nodes without a verb', ['nodes'], /expected "list", "drain NODE" or "undrain NODE"/],
+      ['nodes without a verb', ['nodes'], /expected "list", "drain NODE", "undrain NODE" or "remove NODE"/],
+      ['--wait with undrain', ['nodes', 'undrain', 'n1', '--wait'], /--wait goes with "drain"/],
       ['nodes drain without a node', ['nodes', 'drain'], /missing NODE/],
       ['nodes drain with a bad node id', ['nodes', 'drain', 'n.1'], /NODE "n.1" must be/],
       ['nodes list with an extra argument', ['nodes', 'list', 'x'], /unexpected argument "x"/],

@@ -8,10 +8,11 @@ describe('supervisor/clientCommands formatStatus', () => {
     expect(text).to.equal(
       [
         '2 node(s), 2 partition(s), 1 with a leader',
+        'controller: none answering (an election may be under way)',
         '',
-        'NODE  PID  HTTP  UPTIME  REPLICAS  RESTARTS  FAILED',
-        'n1    101  8080  1m05s   2         0         0',
-        'n2    102  -     4s      1         3         1',
+        'NODE  PID  HTTP  UPTIME  STATE  HEALTH  REPLICAS  RESTARTS  FAILED',
+        'n1    101  8080  1m05s   -      -       2         0         0',
+        'n2    102  -     4s      -      -       1         3         1',
         '',
         'PARTITION  LEADER    REPLICA  NODE  ROLE       TERM  COMMIT  APPLIED  LAG',
         '0          r1@n1 t4  1        n1    leader     4     10      10       0',
@@ -25,6 +26,25 @@ describe('supervisor/clientCommands formatStatus', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("shows the controller's verdict on each node, nodes that no longer answer, and the metadata partition", () => {
+    const text = formatStatus({
+      ...SAMPLE_STATUS,
+      metadata: { id: 65535, leader: { replica: 2, node: 'n2', term: 3 }, replicas: [{ ...SAMPLE_STATUS.partitions[0].replicas[1], partition: 65535, replica: 2, node: 'n1', role: 'leader' }] },
+      controller: {
+        node: 'n2', epoch: 14, changing: 1, balanced: false, blocked: [],
+        nodes: [
+          { id: 'n1', weight: 1, state: 'active', health: 'alive', replicas: 2, leaders: 1 },
+          { id: 'n2', weight: 1, state: 'draining', health: 'alive', replicas: 1, leaders: 0 },
+          { id: 'n3', weight: 1, state: 'active', health: 'down', replicas: 1, leaders: 0 },
+        ],
+      },
+    });
+    expect(text).to.contain('controller: n2 (epoch 14), 1 partition(s) changing');
+    expect(text).to.match(/n2 +102 +- +4s +draining +alive/);
+    expect(text).to.match(/n3 +- +- +- +active +down/);
+    expect(text).to.match(/\nmeta +r2@n2 t3 +2 +n1 +leader/);
   });
 
   it('recognizes the status shape', () => {
