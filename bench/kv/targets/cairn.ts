@@ -39,6 +39,8 @@ export interface CairnOptions {
   timeoutMs: number;
   /** A cluster-aware client (keys hashed by the client, straight to the leaders) instead of the routers. */
   direct?: boolean;
+  /** More flags for every supervisor the bench starts (e.g. --node-down-after 10000). */
+  supervisorArgs?: string[];
 }
 
 /** One supervisor child process; restartable with the same flags. */
@@ -177,6 +179,7 @@ export class CairnCluster {
             '--replicas', String(options.replicas),
             // Only when not the default, so the command line stays the documented one.
             ...(options.prefix === SUPERVISOR_DEFAULTS.prefix ? [] : ['--prefix', options.prefix]),
+            ...(options.supervisorArgs ?? []),
           ],
           join(workDir, `${nodeId}.log`),
         ),
