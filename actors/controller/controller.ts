@@ -140,8 +140,26 @@ export class Controller {
     if (!this.isActive) this.activate();
     const stored = (await this.store.load()) ?? (await this.bootstrap(observed));
     if (!stored) return;
-    let state = stored.state;
-    state = this.registerNewNodes(state, observed, now);
+    const decision = this.decide(stored, observed, now);
+    let saved = decision.state === stored.state;
+    try {
+      saved ||= (await this.store.save(decision.state, stored.revision)) !== false;
+    } finally {
+      const refused: ControllerReply = { ok: false, error: { code: 'UNAVAILABLE', message: 'the controller changed hands; try again' } };
+      for (const { answer, reply } of decision.requests) answer(saved ? reply : refused);
+    }
+    if (!saved) {
+      this.log('another controller wrote the metadata first: re-planning');
+      return;
+    }
+    this.view = this.viewOf(stored.state, decision, observed);
+    this.publishRouting(this.view);
+    this.execute(decision.reconciliation.steps, decision.plan, decision.state, now);
+  }
+
+  /** This round's new state: registrations, operator requests and the planner's next changes. */
+  private decide(stored: StoredState, observed: Observation, now: number) {
+    let state = this.registerNewNodes(stored.state, observed, now);
     const health = (node: string): NodeHealth => (state.nodes.get(node)?.state === 'removed' ? 'down' : this.detector.healthOf(node, now));
     this.logTransitions(now);
     const answered = this.takeRequests(state, health);
@@ -153,21 +171,16 @@ export class Controller {
       membershipCommitted: (partition) => reconciliation.settled.has(partition),
       leaderOf: (partition) => observed.leaderOf(partition),
     });
-    state = this.applyPlan(state, plan);
-    if (state !== stored.state && (await this.store.save(state, stored.revision)) === false) {
-      this.log('another controller wrote the metadata first: re-planning');
-      for (const { answer } of answered.requests) answer({ ok: false, error: { code: 'UNAVAILABLE', message: 'the controller changed hands; try again' } });
-      return;
-    }
-    for (const { answer, reply } of answered.requests) answer(reply);
-    // A partition whose old replica still waits to be deleted somewhere is not done yet.
-    const done = new Set(reconciliation.settled);
-    for (const step of reconciliation.steps) if (step.kind === 'delete') done.delete(step.partition);
-    // Nor is one whose record this round changed: the reconciliation judged the record before the change.
-    for (const [id, record] of state.partitions) if (stored.state.partitions.get(id) !== record) done.delete(id);
-    this.view = stateView(this.options.nodeId, state, health, observed, done, plan);
-    this.publishRouting(this.view);
-    this.execute(reconciliation.steps, plan, state, now);
+    return { state: this.applyPlan(state, plan), health, requests: answered.requests, reconciliation, plan };
+  }
+
+  private viewOf(before: ClusterState, decision: ReturnType<Controller['decide']>, observed: Observation): ControllerView {
+    // A partition whose old replica still waits to be deleted somewhere is not done yet; nor is one
+    // whose record this round changed (the reconciliation judged the record before the change).
+    const done = new Set(decision.reconciliation.settled);
+    for (const step of decision.reconciliation.steps) if (step.kind === 'delete') done.delete(step.partition);
+    for (const [id, record] of decision.state.partitions) if (before.partitions.get(id) !== record) done.delete(id);
+    return stateView(this.options.nodeId, decision.state, decision.health, observed, done, decision.plan);
   }
 
   /** Routers and clients may follow placement and leaders: the view goes out whenever either changes. */
