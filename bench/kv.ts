@@ -62,6 +62,7 @@ workload (default):
   --seed N               seed of the key/op random streams (1)
 failover:
   --failover             measure kill -9 of a leader's process -> first acknowledged write, instead
+                         (cairn: on each partition the killed node led; nats-kv: on the one stream)
   --trials N             trials (20)
   --put-timeout-ms N     deadline of each write attempt after the kill (200)
   --trial-timeout-ms N   give up on a trial after this long (30000)

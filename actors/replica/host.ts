@@ -16,6 +16,9 @@ import { connect, NatsConnection } from 'nats';
 import { RaftMux } from '../../bus/raftMux';
 import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjection';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
+import { decodeHeartbeat } from '../controller/heartbeat';
+import { subjects } from '../../bus/subjects';
+import { peerUpdates } from './peerMap';
 import { Replica, ReplicaContext, ReplicaOptions } from './replica';
 
 export interface ReplicaHostOptions {
@@ -152,7 +155,16 @@ export class ReplicaHost {
     for (const replica of options.replicas) host.slots.set(actorName(replica), new ReplicaSlot(replica, { nc, mux }, log));
     await Promise.all([...host.slots.values()].map((slot) => slot.start()));
     if (options.drained) void host.setDrained(true);
+    nc.subscribe(subjects(options.prefix).control('heartbeat'), { callback: (_, message) => host.learnPeers(message.data, options.nodeId) });
     return host;
+  }
+
+  /** Updates the node maps of this node's replicas from another node's heartbeat (peerMap.ts). */
+  private learnPeers(data: Uint8Array, localNode: string): void {
+    const heartbeat = decodeHeartbeat(data);
+    if (!heartbeat) return;
+    const nodeOf = (partition: number, replica: number) => this.slotOf(partition)?.options.nodeOfReplica[String(replica)] ?? (this.slotOf(partition) ? undefined : null);
+    for (const update of peerUpdates(heartbeat, localNode, nodeOf)) this.slotOf(update.partition)!.options.nodeOfReplica[String(update.replica)] = update.node;
   }
 
   infos(): ReplicaSlotInfo[] {

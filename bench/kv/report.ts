@@ -68,6 +68,7 @@ export function workloadRows(results: TargetResult[]): Record<string, unknown>[]
   return [...cells.values()];
 }
 
+/** One row per target over its trials (cairn: each trial's slowest partition). */
 export function failoverRows(results: TargetResult[]): Record<string, unknown>[] {
   return results.flatMap((result) => {
     const failover = result.failover;
@@ -86,12 +87,53 @@ export function failoverRows(results: TargetResult[]): Record<string, unknown>[]
   });
 }
 
+/** One row per target over every (trial, partition) sample (nats-kv: one per trial). */
+export function failoverSampleRows(results: TargetResult[]): Record<string, unknown>[] {
+  return results.flatMap((result) => {
+    const failover = result.failover;
+    if (failover?.samples === undefined) return [];
+    const samples = failover.samples;
+    return [
+      {
+        target: result.target,
+        samples: samples.count,
+        'p50 ms': ms(samples.p50Ms),
+        'p99 ms': ms(samples.p99Ms),
+        'max ms': ms(samples.maxMs),
+        'timed out': samples.timedOut,
+        [`<= ${failover.barMs} ms`]: `${samples.withinBar}/${samples.count}`,
+      },
+    ];
+  });
+}
+
+/** One row per trial: what was killed, which partitions it led, and each one's time. */
+export function failoverTrialRows(results: TargetResult[]): Record<string, unknown>[] {
+  return results.flatMap((result) =>
+    (result.failover?.trials ?? []).map((trial) => ({
+      target: result.target,
+      trial: trial.trial + 1,
+      killed: trial.killed,
+      'led at kill': trial.partitions === undefined ? '-' : trial.partitions.map((partition) => `p${partition.partition}`).join(' '),
+      'first write ms': trial.partitions === undefined ? ms(trial.firstWriteMs) : trial.partitions.map((partition) => ms(partition.firstWriteMs)).join(' '),
+      'max ms': ms(trial.firstWriteMs),
+      attempts: trial.attempts,
+      'healthy ms': ms(trial.recoveryMs),
+    })),
+  );
+}
+
 export function printKvReport(document: Record<string, unknown>, results: TargetResult[]): void {
   console.log(JSON.stringify(document, null, 2));
   const workload = workloadRows(results);
   if (workload.length > 0) printTable(String(document.title), workload);
   const failover = failoverRows(results);
-  if (failover.length > 0) printTable(`${String(document.title)}: time from kill -9 of the leader's process to the first acknowledged write`, failover);
+  if (failover.length > 0) {
+    const title = `${String(document.title)}: time from kill -9 of the leader's process to the first acknowledged write`;
+    printTable(`${title}, per trial (cairn: on every partition the killed node led, so the slowest of them)`, failover);
+    printTable(`${title}, per (trial, partition) sample (nats-kv: one stream, one sample per trial)`, failoverSampleRows(results));
+    printTable('failover trials', failoverTrialRows(results));
+  }
   for (const result of results) {
     if (result.error !== undefined) console.log(`\n${result.target}: FAILED: ${result.error.split('\n')[0]}`);
     for (const cell of result.cells) {
