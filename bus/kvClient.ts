@@ -134,7 +134,8 @@ export class KvClient {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) throw new KvError('TIMEOUT', `${op}: no reply within ${timeoutMs} ms`);
       try {
-        const result = await requestJson(this.nc, subject, op, body, { timeoutMs: remainingMs, deadlineMs: deadline });
+        // Only a write can do harm by arriving late (bus/deadline.ts); reads skip the header's cost.
+        const result = await requestJson(this.nc, subject, op, body, op === 'get' || op === 'status' ? { timeoutMs: remainingMs } : { timeoutMs: remainingMs, deadlineMs: deadline });
         // Direct to a partition: NOT_LEADER means an election is under way and nothing was applied.
         const retry = this.partitionMap !== undefined && !result.ok && result.error.code === 'NOT_LEADER';
         if (!retry || deadline - Date.now() <= backoffMs) return result;

@@ -100,7 +100,7 @@ export class Router {
     if (op === 'status') return;
     const parsed = parseRequest(op, message.data);
     if (!parsed.ok) return this.reply(message, encodeError(parsed.error.code, parsed.error.message));
-    const clientDeadline = deadlineOf(message);
+    const clientDeadline = op === 'get' ? undefined : deadlineOf(message);
     if (isExpired(clientDeadline)) return this.reply(message, encodeError('DEADLINE_EXCEEDED', 'the request arrived after its Cairn-Deadline; it was not applied'));
     const request = parsed.request as { key: string; consistency?: string };
     const partition = this.partitions.partitionOf(request.key);
