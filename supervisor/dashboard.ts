@@ -171,11 +171,24 @@ const SCRIPT = `
       return;
     }
     $('status-error').textContent = '';
-    replaceRows($('nodes'), status.nodes.map(function (node) {
+    // The controller's verdict on each node (state, health); nodes it knows that do not answer are shown too.
+    var judged = {};
+    var controller = status.controller && Array.isArray(status.controller.nodes) ? status.controller : null;
+    if (controller) controller.nodes.forEach(function (node) { judged[node.id] = node; });
+    var nodeRows = status.nodes.map(function (node) {
       var failed = Array.isArray(node.failed) ? node.failed : [];
       var failedText = failed.length === 0 ? '-' : failed.map(function (failure) { return failure.actor + ': ' + failure.error; }).join('; ');
-      return row([node.id, node.pid, node.httpPort === undefined ? '-' : node.httpPort, formatDuration(node.uptimeMs), node.replicas, node.restarts, failedText]);
-    }));
+      var verdict = judged[node.id] || {};
+      return row([node.id, verdict.state || '-', verdict.health || '-', node.pid, node.httpPort === undefined ? '-' : node.httpPort, formatDuration(node.uptimeMs), node.replicas, node.restarts, failedText]);
+    });
+    if (controller) controller.nodes.forEach(function (verdict) {
+      var answering = status.nodes.some(function (node) { return node.id === verdict.id; });
+      if (!answering) nodeRows.push(row([verdict.id, verdict.state, verdict.health, '-', '-', '-', '-', '-', '-']));
+    });
+    replaceRows($('nodes'), nodeRows);
+    $('controller').textContent = controller
+      ? 'controller: ' + controller.node + ' (epoch ' + controller.epoch + '), ' + (controller.balanced ? 'nothing to do' : controller.changing + ' partition(s) changing')
+      : 'controller: none answering';
     var rows = [];
     var healthy = 0;
     status.partitions.forEach(function (partition) {
@@ -308,7 +321,8 @@ const BODY = `
   <div>
     <section>
       <h2>Nodes</h2>
-      <table><thead><tr><th>node</th><th>pid</th><th>http</th><th>uptime</th><th>replicas</th><th>restarts</th><th>stopped for good</th></tr></thead><tbody id="nodes"></tbody></table>
+      <p id="controller" class="muted"></p>
+      <table><thead><tr><th>node</th><th>state</th><th>health</th><th>pid</th><th>http</th><th>uptime</th><th>replicas</th><th>restarts</th><th>stopped for good</th></tr></thead><tbody id="nodes"></tbody></table>
     </section>
     <section>
       <h2>Partitions</h2>

@@ -87,6 +87,10 @@ describe('dashboard in a real browser (chromium, 3-process cluster)', function (
     expect(await text('#summary')).to.equal(`3 nodes, ${PARTITIONS}/${PARTITIONS} partitions healthy`);
     const nodes = await page.locator('#nodes tr td:first-child').allTextContents();
     expect(nodes).to.deep.equal(['n1', 'n2', 'n3']);
+    // The controller's verdict: every node active and alive, and which node's controller is active.
+    await page.waitForFunction(() => /^controller: n\d \(epoch \d+\)/.test(document.getElementById('controller')!.textContent ?? ''));
+    expect(await page.locator('#nodes tr td:nth-child(2)').allTextContents()).to.deep.equal(['active', 'active', 'active']);
+    expect(await page.locator('#nodes tr td:nth-child(3)').allTextContents()).to.deep.equal(['alive', 'alive', 'alive']);
 
     const status = await cluster!.status();
     for (const partition of status.partitions) {
