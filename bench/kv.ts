@@ -18,6 +18,7 @@ import { NatsKvTarget } from './kv/targets/natsKv';
 import { MIXES, errorMessage, makeKeys, makeValue, preload, runCell } from './kv/workload';
 import type { KvTarget, Mix } from './kv/workload';
 import { SUPERVISOR_DEFAULTS } from '../supervisor/options';
+import { FlagReader } from './flagReader';
 
 type TargetName = 'cairn' | 'nats-kv';
 
@@ -104,24 +105,9 @@ function parseArgs(argv: string[]): Options {
     seed: 1,
   };
   let targetGiven = false;
-  for (let index = 0; index < argv.length; index++) {
-    const flag = argv[index]!;
-    const value = (): string => {
-      const next = argv[++index];
-      if (next === undefined) usageError(`${flag} needs a value`);
-      return next;
-    };
-    const number = (min: number): number => {
-      const text = value();
-      const parsed = Number(text);
-      if (!Number.isFinite(parsed) || parsed < min) usageError(`${flag} must be a number >= ${min}, got ${JSON.stringify(text)}`);
-      return parsed;
-    };
-    const integer = (min: number): number => {
-      const parsed = number(min);
-      if (!Number.isInteger(parsed)) usageError(`${flag} must be an integer`);
-      return parsed;
-    };
+  const reader = new FlagReader(argv, usageError);
+  const { value, number, integer } = reader;
+  for (let flag = reader.next(); flag !== undefined; flag = reader.next()) {
     switch (flag) {
       case '--target': {
         const target = value();
