@@ -22,6 +22,7 @@ import type {
 } from './protocol';
 import { BusRequestError, requestJson } from './request';
 import { DEFAULT_PREFIX, subjects } from './subjects';
+import { RingFollower } from './ringFollower';
 import type { Subjects } from './subjects';
 
 /**
@@ -54,7 +55,8 @@ export interface KvClientOptions {
   /**
    * Cluster-aware routing: with the cluster's partition count, the client hashes keys itself and talks
    * to each partition's leader directly, skipping the router hop (like a Redis Cluster client). It then
-   * also retries NOT_LEADER, which proves nothing was applied. Leave unset to go through the routers.
+   * also retries NOT_LEADER and WRONG_PARTITION, which prove nothing was applied, and follows the key ring
+   * the controller publishes (bus/ringFollower.ts). Leave unset to go through the routers.
    */
   partitions?: number;
 }
@@ -72,7 +74,7 @@ export class KvClient {
   private readonly subjects: Subjects;
   private readonly timeoutMs: number;
   private readonly retryBackoffMs: number;
-  private readonly partitionMap: PartitionMap | undefined;
+  private readonly ring: RingFollower | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -81,15 +83,26 @@ export class KvClient {
     this.subjects = subjects(options.prefix ?? DEFAULT_PREFIX);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.retryBackoffMs = options.retryBackoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
-    this.partitionMap = options.partitions === undefined ? undefined : new PartitionMap(options.partitions);
+    this.ring = options.partitions === undefined ? undefined : new RingFollower(nc, this.subjects, new PartitionMap(options.partitions));
   }
 
-  /** A cluster-aware client for the cluster behind `nc`: asks it for its partition count once. */
+  /**
+   * A cluster-aware client for the cluster behind `nc`: takes the key ring from the active controller
+   * (or, while none answers, the partitions the status lists) and follows its changes. Call close() after.
+   */
   static async direct(nc: NatsConnection, options: Omit<KvClientOptions, 'partitions'> = {}): Promise<KvClient> {
     const status = (await new KvClient(nc, options).status()) as { partitions?: unknown[] };
     const partitions = Array.isArray(status.partitions) ? status.partitions.length : 0;
     if (partitions === 0) throw new KvError('UNAVAILABLE', 'the cluster reported no partitions');
-    return new KvClient(nc, { ...options, partitions });
+    const client = new KvClient(nc, { ...options, partitions });
+    client.ring!.follow();
+    await client.ring!.refresh();
+    return client;
+  }
+
+  /** Stops following the key ring (cluster-aware clients); the connection is the caller's. */
+  close(): void {
+    this.ring?.close();
   }
 
   put(key: string, value: string, options?: CallOptions): Promise<PutReply> {
@@ -116,7 +129,7 @@ export class KvClient {
   private async call<O extends Operation>(op: O, request: KvRequest & { op: O }, options?: CallOptions): Promise<ReplyByOperation[O]> {
     const invalid = validateRequest(request);
     if (invalid !== undefined) throw new KvError(invalid.code, invalid.message);
-    const result = await this.exchange(op, this.subjectFor(request), encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
+    const result = await this.exchange(op, () => this.subjectFor(request), encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
     if (!result.ok) throw new KvError(result.error.code, result.error.message, { leader: result.error.leader });
     return result.reply;
   }
@@ -127,24 +140,30 @@ export class KvClient {
    * write may already have been applied; re-sending could apply it twice (a cas could even refuse
    * its own first success). The caller decides, knowing its operation.
    */
-  private async exchange<O extends Operation>(op: O, subject: string, body: Uint8Array, timeoutMs: number): Promise<ReplyResult<ReplyByOperation[O]>> {
+  private async exchange<O extends Operation>(op: O, subjectOf: () => string, body: Uint8Array, timeoutMs: number): Promise<ReplyResult<ReplyByOperation[O]>> {
     const deadline = Date.now() + timeoutMs;
     let backoffMs = this.retryBackoffMs;
     for (;;) {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0) throw new KvError('TIMEOUT', `${op}: no reply within ${timeoutMs} ms`);
+      const subject = subjectOf();
       try {
         // Only a write can do harm by arriving late (bus/deadline.ts); reads skip the header's cost.
         const result = await requestJson(this.nc, subject, op, body, op === 'get' || op === 'status' ? { timeoutMs: remainingMs } : { timeoutMs: remainingMs, deadlineMs: deadline });
-        // Direct to a partition: NOT_LEADER means an election is under way and nothing was applied.
-        const retry = this.partitionMap !== undefined && !result.ok && result.error.code === 'NOT_LEADER';
+        // Direct to a partition: NOT_LEADER means an election is under way, WRONG_PARTITION that the key
+        // moved (or is moving); either way nothing was applied.
+        const code = result.ok ? undefined : result.error.code;
+        const retry = this.ring !== undefined && (code === 'NOT_LEADER' || code === 'WRONG_PARTITION');
         if (!retry || deadline - Date.now() <= backoffMs) return result;
+        if (code === 'WRONG_PARTITION') await this.ring!.refresh();
         await sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, RETRY_BACKOFF_MS_MAX);
         continue;
       } catch (error) {
         if (!(error instanceof BusRequestError)) throw error;
         if (!error.isNoResponders()) throw toKvError(op, error);
+        // Direct: nobody leads the partition, or it was deleted.
+        if (this.ring !== undefined) await this.ring.refresh();
         if (deadline - Date.now() <= backoffMs) {
           throw new KvError('NO_RESPONDERS', `${op}: no responders on ${error.subject} within ${timeoutMs} ms`, { cause: error });
         }
@@ -155,8 +174,8 @@ export class KvClient {
   }
 
   private subjectFor(request: KvRequest): string {
-    if (this.partitionMap === undefined || request.op === 'status') return this.subjectOf(request.op);
-    const partition = this.partitionMap.partitionOf(request.key);
+    if (this.ring === undefined || request.op === 'status') return this.subjectOf(request.op);
+    const partition = this.ring.partitionOf(request.key);
     if (request.op === 'get' && request.consistency === 'stale') return `${this.subjects.partitionRead(partition)}.get`;
     return `${this.subjects.partitionLead(partition)}.${request.op}`;
   }

@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'KEY_TOO_LARGE',
   'VALUE_TOO_LARGE',
   'NOT_LEADER',
+  'WRONG_PARTITION',
   'DEADLINE_EXCEEDED',
   'UNAVAILABLE',
   'TIMEOUT',
@@ -44,7 +45,9 @@ export const ERROR_CODES = [
 
 /**
  * Stable error codes. Definite (nothing was applied): BAD_REQUEST, KEY_TOO_LARGE, VALUE_TOO_LARGE,
- * NOT_LEADER, DEADLINE_EXCEEDED (the request reached a router or leader after its Cairn-Deadline). Indeterminate (the write may or may not have been applied): UNAVAILABLE, TIMEOUT, INTERNAL.
+ * NOT_LEADER, WRONG_PARTITION (the key is another partition's: a cluster-aware client's key ring is stale, or
+ * the key is being moved; refresh the ring and retry), DEADLINE_EXCEEDED (the request reached a router or
+ * leader after its Cairn-Deadline). Indeterminate (the write may or may not have been applied): UNAVAILABLE, TIMEOUT, INTERNAL.
  */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

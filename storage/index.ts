@@ -24,3 +24,5 @@ export {
   encodeSnapshotFrame,
 } from './snapshotFrame';
 export { StorageCorruptionError, StorageFailedError, SnapshotTransferError, SnapshotTransferErrorCode } from './errors';
+export { EntryCommand, IngestRecord, ShardCommand, decodeEntryCommand, encodeShardCommand, isShardCommand } from './shardCommand';
+export { Ownership, ShardState } from './shardState';

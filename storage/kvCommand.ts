@@ -72,6 +72,14 @@ export function decodeKvCommand(data: Uint8Array): KvCommand {
   return validateFields(decoded);
 }
 
+/** @internal storage/shardCommand.ts: the msgpack both command codecs share. */
+export const commandPackr = packr;
+
+/** @internal storage/shardCommand.ts: validation of a decoded client command. */
+export function validateKvCommandFields(fields: Map<unknown, unknown>): KvCommand {
+  return validateFields(fields);
+}
+
 /** The UTF-8 size rules, exported so gateways can answer KEY_TOO_LARGE / VALUE_TOO_LARGE early. */
 export function checkKey(key: unknown): string {
   const checked = checkStoredKey(key);

@@ -2,13 +2,20 @@
 // transaction together with the new applied index (and membership), so after a crash the data and
 // `applied` always agree: an entry is either fully applied or replayed.
 //
-// revision = the Raft index of the entry that wrote a key: per partition, monotonic, and equal on every
+// revision = the Raft index of the entry that wrote a key, plus the partition's revision base (0 unless
+// keys were copied in by resharding, storage/shardState.ts): per partition, monotonic, and equal on every
 // replica because every replica applies the same entries at the same indexes.
+// A client command whose key the partition does not own (storage/shardState.ts) is refused at apply with
+// WRONG_PARTITION and changes nothing, whatever the leader believed when it proposed it.
 
 import { assert } from '../actors/raft/assert';
 import { ConfState, Entry, EntryType } from '../actors/raft/types';
 import { StorageCorruptionError } from './errors';
-import { KvCommand, KvCommandError, checkKey, decodeKvCommand } from './kvCommand';
+import { KvCommandError, checkKey } from './kvCommand';
+import { EntryCommand, decodeEntryCommand, isShardCommand } from './shardCommand';
+import { ShardResult, applyShardCommand } from './shardApply';
+import { Ownership, SHARD_KEY, ShardState, decodeShardState, encodeShardState, initialShardState, ownsKey } from './shardState';
+import type { KvCommand } from './kvCommand';
 import { KvRecord, decodeKvRecord, encodeKvRecord, kvKey } from './kvRecord';
 import { readActiveCopy, readApplied, readConfStateAt, writeApplied, writeConfState } from './metaAccess';
 import { LOG_STORE_NAME } from './logEntryCodec';
@@ -27,7 +34,10 @@ export type KvResult =
   | { op: 'del'; deleted: boolean; revision: number }
   | { op: 'cas'; ok: true; revision: number }
   /** The condition failed: the key's current value and revision (null / 0 when absent). Nothing changed. */
-  | { op: 'cas'; ok: false; value: string | null; revision: number };
+  | { op: 'cas'; ok: false; value: string | null; revision: number }
+  /** The key belongs to another partition (resharding moved it, or the sender's ring is stale). Nothing changed. */
+  | { op: 'refused'; code: 'WRONG_PARTITION' }
+  | ShardResult;
 
 /** What one command does to one key: its result and the key's new record (null = deleted). */
 export interface KvEffect {
@@ -58,12 +68,55 @@ export class KvStateMachine {
     reject: (error: unknown) => void;
   }[] = [];
 
-  constructor(env: ReplicaEnv) {
+  /** The key ring and revision base as of appliedInMemory(). */
+  private shard: ShardState;
+
+  constructor(env: ReplicaEnv, private readonly ownership?: Ownership) {
     this.env = env;
     this.appliedDurable = readApplied(env);
     this.appliedQueued = this.appliedDurable;
     this.confStateDurable = readConfStateAt(env, this.appliedDurable);
     this.activeCopy = readActiveCopy(env);
+    this.shard = this.readShard();
+  }
+
+  private readShard(): ShardState {
+    const stored = this.env.kv(this.activeCopy).get(kvKey(SHARD_KEY));
+    return stored === undefined ? initialShardState(this.ownership) : decodeShardState(decodeKvRecord(stored, `kv-${this.activeCopy}`).value);
+  }
+
+  /** True when `key` is this partition's under the ring as of appliedInMemory(). */
+  owns(key: string): boolean {
+    return ownsKey(this.ownership, this.shard, key);
+  }
+
+  /** The key ring and revision base as of appliedInMemory(). */
+  shardState(): ShardState {
+    return this.shard;
+  }
+
+  /**
+   * Up to `limit` stored keys after `after` (exclusive; undefined = from the first) that this partition
+   * does not own, read from the durable state (callers flush first), scanning at most `scanMax` keys.
+   * `next` is where to continue, undefined once the key space is exhausted.
+   */
+  scanUnowned(after: string | undefined, limit: number, bytesMax: number, scanMax = 50_000): { records: [string, string, number, number][]; next: string | undefined } {
+    const db = this.env.kv(this.activeCopy);
+    const records: [string, string, number, number][] = [];
+    let bytes = 0;
+    let scanned = 0;
+    // User keys never start with U+0000 (the store's own do), so the scan starts at 0x01.
+    for (const { key, value } of db.getRange({ start: after === undefined ? Buffer.from([1]) : kvKey(after) })) {
+      const name = Buffer.from(key).toString('utf8');
+      if (name === after) continue;
+      if (++scanned > scanMax || records.length >= limit || bytes >= bytesMax) return { records, next: after };
+      after = name;
+      if (this.owns(name)) continue;
+      const record = decodeKvRecord(value, `kv-${this.activeCopy}`);
+      records.push([name, record.value, record.revision, record.createRevision]);
+      bytes += name.length + record.value.length + 32;
+    }
+    return { records, next: undefined };
   }
 
   /** The key's record as of appliedInMemory() (computed batches included); undefined when absent. */
@@ -178,6 +231,7 @@ export class KvStateMachine {
     this.appliedQueued = index;
     this.confStateDurable = copyConfState(confState);
     this.activeCopy = active;
+    this.shard = this.readShard();
   }
 
   /** Forgets the request ids recorded before `before` (a bounded number per batch). */
@@ -192,7 +246,7 @@ export class KvStateMachine {
   }
 
   /** The results of a batch and the records it changes (null = deleted), read against committed + in-flight state. */
-  private compute(entries: Entry[], commands: (KvCommand | undefined)[]): { results: KvResult[]; writes: Map<string, KvRecord | null> } {
+  private compute(entries: Entry[], commands: (EntryCommand | undefined)[]): { results: KvResult[]; writes: Map<string, KvRecord | null> } {
     const db = this.env.kv(this.activeCopy);
     const writes = new Map<string, KvRecord | null>();
     const current = (key: string): KvRecord | undefined => {
@@ -201,12 +255,21 @@ export class KvStateMachine {
       const stored = db.get(kvKey(key));
       return stored === undefined ? undefined : decodeKvRecord(stored, `kv-${this.activeCopy}`);
     };
+    let shard = this.shard;
     const results = entries.map((entry, position): KvResult => {
       const command = commands[position];
       if (command === undefined) return { op: 'none' };
+      if (isShardCommand(command)) {
+        const applied = applyShardCommand(command, entry.index, shard, this.ownership, current, (key, record) => writes.set(key, record));
+        if (applied.shard !== shard) writes.set(SHARD_KEY, { value: encodeShardState(applied.shard), revision: entry.index, createRevision: entry.index });
+        shard = applied.shard;
+        return applied.result;
+      }
+      // A retried write that was applied before its key moved answers its first result, wherever it went.
       const seen = command.id === undefined ? undefined : current(resultKey(command.id));
       if (seen !== undefined) return resultOf(seen);
-      const effect = applyCommand(command, entry.index, current(command.key));
+      if (!ownsKey(this.ownership, shard, command.key)) return { op: 'refused', code: 'WRONG_PARTITION' };
+      const effect = applyCommand(command, shard.revisionBase + entry.index, current(command.key));
       if (effect.next !== undefined) writes.set(command.key, effect.next);
       if (command.id !== undefined && changedTheStore(effect.result)) {
         writes.set(resultKey(command.id), recordOf(effect.result, entry.index));
@@ -215,6 +278,7 @@ export class KvStateMachine {
       return effect.result;
     });
     this.expireRequestIds(db, writes, entries[entries.length - 1].index - REQUEST_IDS_KEPT);
+    this.shard = shard;
     return { results, writes };
   }
 
@@ -231,7 +295,7 @@ export class KvStateMachine {
   }
 }
 
-/** The semantics of one command at Raft index `index` against the key's current record. Pure. */
+/** The semantics of one command writing at revision `index` against the key's current record. Pure. */
 export function applyCommand(command: KvCommand, index: number, current: KvRecord | undefined): KvEffect {
   switch (command.op) {
     case 'put':
@@ -258,10 +322,10 @@ function written(value: string, index: number, current: KvRecord | undefined): K
 }
 
 /** The command of a Normal entry; undefined for no-op and ConfChange entries. Undecodable = corruption. */
-function commandOf(entry: Entry): KvCommand | undefined {
+function commandOf(entry: Entry): EntryCommand | undefined {
   if (entry.type !== EntryType.Normal || entry.data.byteLength === 0) return undefined;
   try {
-    return decodeKvCommand(entry.data);
+    return decodeEntryCommand(entry.data);
   } catch (error) {
     if (!(error instanceof KvCommandError)) throw error;
     throw new StorageCorruptionError(LOG_STORE_NAME, entry.index, `committed entry is not a valid command: ${error.message}`, {

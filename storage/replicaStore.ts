@@ -22,6 +22,7 @@ import { ENV_FORMAT_VERSION, copyConfState } from './metaRecords';
 import { ReplicaEnv, ReplicaEnvOptions } from './replicaEnv';
 import { SnapshotFrame } from './snapshotFrame';
 import { SnapshotReceiver, SnapshotSendOptions, streamSnapshot } from './snapshotStream';
+import type { Ownership } from './shardState';
 
 export interface ReplicaStoreOptions extends ReplicaEnvOptions {
   /**
@@ -31,6 +32,8 @@ export interface ReplicaStoreOptions extends ReplicaEnvOptions {
   bootstrapConfState: ConfState;
   /** Newest log entries kept in memory for reads (storage/entryCache.ts); 0 reads every entry from LMDB. */
   entryCacheEntries?: number;
+  /** Whose keys the state machine holds (storage/shardState.ts); absent: every key. */
+  ownership?: Ownership;
 }
 
 export class ReplicaStore {
@@ -39,11 +42,11 @@ export class ReplicaStore {
   readonly stateMachine: KvStateMachine;
   private readonly env: ReplicaEnv;
 
-  private constructor(env: ReplicaEnv, entryCacheEntries?: number) {
+  private constructor(env: ReplicaEnv, entryCacheEntries?: number, ownership?: Ownership) {
     this.env = env;
     assert(readFormat(env) === ENV_FORMAT_VERSION, `unknown storage format ${readFormat(env)} at ${env.path}`);
     this.log = new LogStore(env, new EntryCache(entryCacheEntries));
-    this.stateMachine = new KvStateMachine(env);
+    this.stateMachine = new KvStateMachine(env, ownership);
   }
 
   /** Opens (creating and bootstrapping if needed) the replica at options.path. */
@@ -53,7 +56,7 @@ export class ReplicaStore {
     try {
       if (!isBootstrapped(env)) await bootstrap(env, options.bootstrapConfState);
       await clearInactiveCopy(env);
-      return new ReplicaStore(env, options.entryCacheEntries);
+      return new ReplicaStore(env, options.entryCacheEntries, options.ownership);
     } catch (error) {
       await env.close();
       throw error;

@@ -43,10 +43,17 @@ export function adminSubcommands(shared: SharedClientParsing): Record<string, Su
       },
     },
     partitions: {
-      summary: 'list partitions, stop / start / move replicas: cairn partitions list | stop|start P --node N | move P --from A --to B | rebalance',
-      usage: `Usage: cairn partitions list | stop P --node NODE | start P --node NODE | move P --from A --to B [options]
+      summary: 'list, create, delete partitions; stop / start / move replicas: cairn partitions list | create | delete P | stop|start P --node N | move P --from A --to B | rebalance',
+      usage: `Usage: cairn partitions list | create [--replicas R] | delete P | stop P --node NODE | start P --node NODE | move P --from A --to B | rebalance [options]
 
     list                 every partition: leader, replicas with role, term, commit, applied and lag
+    create [--replicas R]
+                         a new partition (R replicas, default as many as the others have) that takes its
+                         share of the keys from the others (consistent hashing: about 1/(n+1) of them);
+                         prints each phase and returns when it serves (docs/resharding.md). While keys
+                         move, requests for them wait in the routers and clients; none fails
+    delete P             partition P's keys move to the other partitions, then P and its data are deleted
+                         (its id is never reused); returns when done
     stop P --node NODE   stop NODE's replica of partition P for maintenance (leadership handed over first,
                          writes flushed); the partition keeps serving on its other replicas
     start P --node NODE  start it again; it catches up from the leader (by snapshot if it fell far behind)
@@ -57,7 +64,7 @@ export function adminSubcommands(shared: SharedClientParsing): Record<string, Su
     rebalance            waits until the controller has every replica where weighted consistent hashing
                          places it (it rebalances on its own after a join, a drain or a lost node) and
                          prints the changes it saw\n${shared.clientHelp}`,
-      options: { ...shared.clientOptions, node: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
+      options: { ...shared.clientOptions, node: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, replicas: { type: 'string' } },
       build: (values, positionals, env) => {
         const [verb, ...rest] = positionals;
         const client = shared.clientFlags(values, env);
@@ -74,6 +81,15 @@ export function adminSubcommands(shared: SharedClientParsing): Record<string, Su
           exactPositionals(rest, []);
           return { name: 'admin', action: { kind: 'rebalance' }, client };
         }
+        if (verb === 'create') {
+          exactPositionals(rest, []);
+          const replicas = values.replicas === undefined ? undefined : integerOf(String(values.replicas), '--replicas', 1, 7);
+          return { name: 'admin', action: { kind: 'create', ...(replicas === undefined ? {} : { replicas }) }, client };
+        }
+        if (verb === 'delete') {
+          const [partition] = exactPositionals(rest, ['P']);
+          return { name: 'admin', action: { kind: 'delete', partition: integerOf(partition!, 'P', 0, shared.partitionsMax - 1) }, client };
+        }
         if (verb === 'move') {
           const [partition] = exactPositionals(rest, ['P']);
           const from = nodeIdOf(requiredString(values, 'from'), '--from');
@@ -81,7 +97,7 @@ export function adminSubcommands(shared: SharedClientParsing): Record<string, Su
           if (from === to) throw new UsageError('--from and --to name the same node');
           return { name: 'admin', action: { kind: 'move', partition: integerOf(partition!, 'P', 0, shared.partitionsMax - 1), from, to }, client };
         }
-        throw new UsageError('expected "list", "stop P --node NODE", "start P --node NODE" or "move P --from A --to B"');
+        throw new UsageError('expected "list", "create", "delete P", "stop P --node NODE", "start P --node NODE", "move P --from A --to B" or "rebalance"');
       },
     },
     leader: {

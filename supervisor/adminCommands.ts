@@ -12,8 +12,9 @@ import type { AdminAction, AdminCommand } from './args';
 import { formatDuration, formatStatus, formatTable, isClusterStatus } from './clientCommands';
 import type { Output } from './clientCommands';
 import type { ClusterStatus } from './statusTypes';
+import { reshard } from './reshardCommands';
 
-type Reply = { ok: true; message: string } | { ok: false; error: { code: string; message: string } };
+export type Reply = { ok: true; message: string } | { ok: false; error: { code: string; message: string } };
 
 export async function runAdminCommand(command: AdminCommand, output: Output): Promise<number> {
   let nc: NatsConnection;
@@ -62,6 +63,9 @@ async function act(nc: NatsConnection, command: AdminCommand, action: AdminActio
       return moveReplica(nc, command, action);
     case 'rebalance':
       return rebalance(nc, command);
+    case 'create':
+    case 'delete':
+      return reshard(nc, command, action);
     case 'balance-leaders':
       return balanceLeaders(nc, command, status);
     default:
@@ -80,21 +84,21 @@ async function nodeRequest(nc: NatsConnection, command: AdminCommand, node: stri
   }
 }
 
-const refuse = (code: string, message: string): Reply => ({ ok: false, error: { code, message } });
+export const refuse = (code: string, message: string): Reply => ({ ok: false, error: { code, message } });
 
 /** How long `move`, `rebalance` and `drain --wait` follow the controller's work. */
-const FOLLOW_TIMEOUT_MS = 300_000;
-const POLL_MS = 250;
+export const FOLLOW_TIMEOUT_MS = 300_000;
+export const POLL_MS = 250;
 
 /** One request to the active controller, retried while none answers (its election takes a moment). */
-async function controllerRequest(nc: NatsConnection, command: AdminCommand, body: object): Promise<Reply & { view?: ControllerView }> {
+export async function controllerRequest(nc: NatsConnection, command: AdminCommand, body: object): Promise<Reply & { view?: ControllerView; partition?: number }> {
   const deadline = Date.now() + Math.max(command.client.timeoutMs, 5_000);
   for (;;) {
     try {
       const reply = await nc.request(subjects(command.client.prefix).control('controller'), Buffer.from(JSON.stringify(body)), { timeout: command.client.timeoutMs });
-      const answer = JSON.parse(Buffer.from(reply.data).toString()) as (ControllerView & { ok: true; message?: string }) | { ok: false; error: { code: string; message: string } };
+      const answer = JSON.parse(Buffer.from(reply.data).toString()) as (ControllerView & { ok: true; message?: string; partition?: number }) | { ok: false; error: { code: string; message: string } };
       if (!answer.ok) return answer;
-      return { ok: true, message: answer.message ?? '', view: answer.message === undefined ? answer : undefined };
+      return { ok: true, message: answer.message ?? '', view: answer.message === undefined ? answer : undefined, ...(answer.partition === undefined ? {} : { partition: answer.partition }) };
     } catch (error) {
       if (!(error instanceof NatsError) || Date.now() > deadline) {
         return refuse('UNAVAILABLE', `no controller answered on ${subjects(command.client.prefix).control('controller')}: ${(error as Error).message}`);
@@ -104,7 +108,7 @@ async function controllerRequest(nc: NatsConnection, command: AdminCommand, body
   }
 }
 
-async function controllerView(nc: NatsConnection, command: AdminCommand): Promise<ControllerView | undefined> {
+export async function controllerView(nc: NatsConnection, command: AdminCommand): Promise<ControllerView | undefined> {
   const answer = await controllerRequest(nc, command, { op: 'state' });
   return answer.ok ? answer.view : undefined;
 }

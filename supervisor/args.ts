@@ -29,6 +29,8 @@ export const EXIT_CAS_REFUSED = 3;
 export const DEFAULT_TIMEOUT_MS = 5000;
 export const TIMEOUT_MS_MAX = 600_000;
 export const PARTITIONS_MAX = 4096;
+/** Partition ids an operator command may name: created partitions take ids past the first layout's. */
+const KEY_PARTITION_ID_LIMIT = 65535;
 export const DEFAULT_UP_HTTP_PORT = 8080;
 export const DEFAULT_UP_READY_TIMEOUT_MS = 60_000;
 
@@ -76,6 +78,8 @@ export type AdminAction =
   | { kind: 'transfer'; partition: number; node: string }
   | { kind: 'move'; partition: number; from: string; to: string }
   | { kind: 'rebalance' }
+  | { kind: 'create'; replicas?: number }
+  | { kind: 'delete'; partition: number }
   | { kind: 'balance-leaders' };
 
 export interface AdminCommand {
@@ -253,7 +257,7 @@ Prints "OK (revision N)" (exit 0), or "refused: ..." with the current revision (
       return { name: 'cas', key: key!, value: value!, expected: casExpectation(values), client: clientFlags(values, env) };
     },
   },
-  ...adminSubcommands({ clientOptions: CLIENT_OPTIONS, clientHelp: CLIENT_HELP, clientFlags, partitionsMax: PARTITIONS_MAX }),
+  ...adminSubcommands({ clientOptions: CLIENT_OPTIONS, clientHelp: CLIENT_HELP, clientFlags, partitionsMax: KEY_PARTITION_ID_LIMIT }),
   status: {
     summary: "show the cluster's nodes, partitions and replicas",
     usage: `Usage: cairn status [options]

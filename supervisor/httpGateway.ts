@@ -70,6 +70,7 @@ const STATUS_BY_CODE: ReadonlyMap<GatewayErrorCode, number> = new Map<GatewayErr
   ['UNSUPPORTED_MEDIA_TYPE', 415],
   ['INTERNAL', 500],
   ['NOT_LEADER', 503],
+  ['WRONG_PARTITION', 503],
   ['UNAVAILABLE', 503],
   ['NO_RESPONDERS', 503],
   ['TIMEOUT', 504],

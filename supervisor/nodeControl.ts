@@ -7,7 +7,10 @@
 //   {"command":"transfer","partition":P,"to":NODE,"replica":R}
 //                                                    hand P's leadership (held here) to replica R on NODE (R optional)
 //   {"command":"drain"} / {"command":"undrain"}      hand every leadership away and keep it away / stop doing so
-//   {"command":"add","partition":P,"replica":R}      start a new, empty replica R of P here (step 1 of a move)
+//   {"command":"add","partition":P,"replica":R,"voters":[..],"nodes":{..}}
+//                                                    start a new, empty replica R of P here (step 1 of a move);
+//                                                    voters: P's first membership, nodes: replica id -> node
+//                                                    (both optional for a partition of the first layout)
 //   {"command":"remove","partition":P,"replica":R}   stop this node's replica of P for good, delete its data
 //                                                    (R optional: refused with CONFLICT if this node hosts another)
 //   {"command":"crash","actor":"p<P>/r<R>"}          fault drill: that replica fails as a bug would
@@ -22,12 +25,28 @@ export type NodeCommand =
   | { command: 'stop' | 'start'; partition: number }
   | { command: 'transfer'; partition: number; to: string; replica?: number }
   | { command: 'drain' | 'undrain' }
-  | { command: 'add'; partition: number; replica: number }
+  | { command: 'add'; partition: number; replica: number; bootstrap?: ReplicaBootstrap }
   | { command: 'remove'; partition: number; replica?: number }
   | { command: 'crash'; actor: string }
   | { command: 'crash-thread' };
 
 type Refusal = { ok: false; error: { code: string; message: string } };
+
+/** How a replica of a partition created after the first layout starts: its first voters and their nodes. */
+export interface ReplicaBootstrap {
+  voters: number[];
+  nodes: Record<string, string>;
+}
+
+function parseBootstrap(request: Record<string, unknown>): ReplicaBootstrap | undefined | Refusal {
+  const { voters, nodes } = request;
+  if (voters === undefined && nodes === undefined) return undefined;
+  if (!Array.isArray(voters) || voters.length === 0 || voters.length > 7 || !voters.every((id) => Number.isSafeInteger(id) && id > 0)) return bad('add: "voters" must list 1..7 positive replica ids');
+  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) return bad('add: "nodes" must map replica ids to node ids');
+  const entries = Object.entries(nodes as Record<string, unknown>);
+  if (entries.length > 16 || !entries.every(([id, node]) => /^[1-9][0-9]{0,9}$/.test(id) && typeof node === 'string' && node.length > 0)) return bad('add: "nodes" must map replica ids to node ids');
+  return { voters: voters as number[], nodes: Object.fromEntries(entries) as Record<string, string> };
+}
 
 const bad = (message: string): Refusal => ({ ok: false, error: { code: 'BAD_REQUEST', message } });
 
@@ -52,7 +71,9 @@ export function parseNodeCommand(body: unknown, hasActor: (actor: string) => boo
     case 'add':
       if (!partitionOk) return bad('add needs "partition", a non-negative integer');
       if (!Number.isSafeInteger(request.replica) || (request.replica as number) <= 0) return bad('add needs "replica", a positive integer');
-      return { ok: true, command: { command: 'add', partition: request.partition as number, replica: request.replica as number } };
+      const bootstrap = parseBootstrap(request);
+      if (bootstrap !== undefined && 'ok' in bootstrap) return bootstrap;
+      return { ok: true, command: { command: 'add', partition: request.partition as number, replica: request.replica as number, ...(bootstrap ? { bootstrap } : {}) } };
     case 'remove':
       if (!partitionOk) return bad('remove needs "partition", a non-negative integer');
       if (request.replica !== undefined && (!Number.isSafeInteger(request.replica) || (request.replica as number) <= 0)) return bad('remove: "replica" must be a positive integer');
@@ -70,7 +91,7 @@ export function parseNodeCommand(body: unknown, hasActor: (actor: string) => boo
 export interface NodeControlHandlers {
   replicas: ActorHost;
   hasActor(actor: string): boolean;
-  add(partition: number, replica: number): Promise<AdminResult | undefined>;
+  add(partition: number, replica: number, bootstrap?: ReplicaBootstrap): Promise<AdminResult | undefined>;
   remove(partition: number, replica?: number): Promise<AdminResult | undefined>;
   setDrained(drained: boolean): Promise<AdminResult | undefined>;
 }
@@ -95,7 +116,7 @@ export function serveNodeControl(nc: NatsConnection, prefix: string, nodeId: str
 
 async function execute(command: NodeCommand, handlers: NodeControlHandlers, log: (line: string) => void): Promise<AdminResult | Refusal> {
   log(`control: ${JSON.stringify(command)}`);
-  const answer = command.command === 'add' ? await handlers.add(command.partition, command.replica)
+  const answer = command.command === 'add' ? await handlers.add(command.partition, command.replica, command.bootstrap)
     : command.command === 'remove' ? await handlers.remove(command.partition, command.replica)
     : command.command === 'drain' || command.command === 'undrain' ? await handlers.setDrained(command.command === 'drain')
     : await callHost(command, handlers.replicas);

@@ -60,6 +60,10 @@ export interface ControllerSummary {
   /** Nothing planned and every partition matches the metadata. */
   balanced: boolean;
   blocked: readonly { partitionId: number; code: string; message: string }[];
+  /** The key ring: the partitions that serve keys, and its epoch (docs/resharding.md). */
+  ring?: { epoch: number; partitions: readonly number[] };
+  /** The partition creation or deletion in progress. */
+  reshard?: { kind: 'create' | 'delete'; partitionId: number; phase: string } | null;
 }
 
 export interface ClusterStatus {

@@ -169,13 +169,15 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   serveNodeControl(nc, options.prefix, options.nodeId, {
     replicas,
     hasActor: (actor) => hosted.some((replica) => `p${replica.partition}/r${replica.replica}` === actor),
-    add: async (partition, replica) => {
-      if (partition >= options.partitions && !isMetadataPartition(partition)) return { ok: false, error: { code: 'NOT_FOUND', message: `the cluster has no partition ${partition}` } };
+    add: async (partition, replica, bootstrap) => {
+      const initial = partition < options.partitions || isMetadataPartition(partition);
+      if (!initial && !bootstrap) return { ok: false, error: { code: 'NOT_FOUND', message: `partition ${partition} is not of the first layout: "voters" and "nodes" are needed` } };
       if (hosted.some((existing) => existing.partition === partition)) return { ok: false, error: { code: 'CONFLICT', message: `${options.nodeId} already hosts a replica of partition ${partition}` } };
-      const layout = isMetadataPartition(partition) ? metadataLayout(options.initialCluster) : initialLayouts(options)[partition]!;
+      const layout = !initial ? undefined : isMetadataPartition(partition) ? metadataLayout(options.initialCluster) : initialLayouts(options)[partition]!;
+      const layoutNodes = layout ? Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host])) : {};
       const entry: HostedReplica = {
-        partition, replica, voters: [...layout.nodeOfReplica.keys()],
-        nodeOfReplica: { ...Object.fromEntries([...layout.nodeOfReplica].map(([id, host]) => [String(id), host])), [String(replica)]: options.nodeId },
+        partition, replica, voters: bootstrap?.voters ?? [...layout!.nodeOfReplica.keys()],
+        nodeOfReplica: { ...layoutNodes, ...bootstrap?.nodes, [String(replica)]: options.nodeId },
       };
       const answer = await replicas.call<AdminResult>('addReplica', replicaOptionsOf(entry, options));
       if (answer?.ok) saveAssignment(options.dataDir, options.nodeId, (hosted = [...hosted, entry]));

@@ -12,6 +12,8 @@
 import {
   AddReplica,
   AdminState,
+  AdvanceReshard,
+  BeginReshard,
   ClusterCommand,
   CreatePartition,
   RecordLeader,
@@ -20,6 +22,7 @@ import {
   validateCommand,
 } from './commands';
 import { Result, refuse } from './result';
+import { ReshardRecord, checkAdvance, checkBegin, keyRing } from './reshard';
 
 export interface NodeRecord {
   readonly id: string;
@@ -58,6 +61,10 @@ export interface ClusterState {
   readonly partitions: ReadonlyMap<number, PartitionRecord>;
   /** Deleted partition ids, never reused. */
   readonly retiredPartitionIds: ReadonlySet<number>;
+  /** Bumps each time the key ring changes (reshard.ts): 0 is the first layout's. */
+  readonly ringEpoch: number;
+  /** The partition creation or deletion in progress, if any. */
+  readonly reshard: ReshardRecord | null;
 }
 
 export type ApplyResult = Result<{
@@ -73,6 +80,8 @@ export const EMPTY_CLUSTER_STATE: ClusterState = Object.freeze({
   nodes: new Map(),
   partitions: new Map(),
   retiredPartitionIds: new Set<number>(),
+  ringEpoch: 0,
+  reshard: null,
 });
 
 // ---------------------------------------------------------------- queries
@@ -206,6 +215,32 @@ function deletePartition(state: ClusterState, partitionId: number): ApplyResult 
   return changed(Object.freeze({ ...state, epoch: state.epoch + 1, partitions, retiredPartitionIds }));
 }
 
+function beginReshard(state: ClusterState, command: BeginReshard): ApplyResult {
+  const check = checkBegin(state, command);
+  if (!check.ok) return refuse(check.code, check.message);
+  let next = state;
+  if (command.kind === 'create') {
+    const created = createPartition(state, { type: 'createPartition', partitionId: command.partitionId, replicaCount: command.replicaCount ?? 0, nodeIds: command.nodeIds ?? [] });
+    if (!created.ok) return created;
+    next = created.state;
+  }
+  const reshard: ReshardRecord = Object.freeze({ kind: command.kind, partitionId: command.partitionId, phase: 'fence' });
+  return changed(Object.freeze({ ...next, epoch: state.epoch + 1, reshard }));
+}
+
+function advanceReshard(state: ClusterState, command: AdvanceReshard): ApplyResult {
+  const check = checkAdvance(state, command);
+  if (!check.ok) return refuse(check.code, check.message);
+  const reshard = state.reshard!;
+  if (command.phase === 'done') return changed(Object.freeze({ ...state, epoch: state.epoch + 1, reshard: null }));
+  if (command.phase !== 'purge') return changed(Object.freeze({ ...state, epoch: state.epoch + 1, reshard: { ...reshard, phase: command.phase } }));
+  // The switch: the next ring becomes the ring; a deleted partition leaves the metadata.
+  const switched = { ...state, ringEpoch: state.ringEpoch + 1, reshard: { ...reshard, phase: 'purge' as const } };
+  if (reshard.kind === 'create') return changed(Object.freeze({ ...switched, epoch: state.epoch + 1 }));
+  const deleted = deletePartition(switched, reshard.partitionId);
+  return deleted.ok ? changed(Object.freeze({ ...deleted.state, epoch: state.epoch + 1 })) : deleted;
+}
+
 function addReplica(state: ClusterState, command: AddReplica): ApplyResult {
   const found = findPartition(state, command.partitionId);
   if (!found.ok) return found;
@@ -303,6 +338,10 @@ export function applyCommand(state: ClusterState, input: ClusterCommand): ApplyR
       return removeReplica(state, command.partitionId, command.replicaId);
     case 'recordLeader':
       return recordLeader(state, command);
+    case 'beginReshard':
+      return beginReshard(state, command);
+    case 'advanceReshard':
+      return advanceReshard(state, command);
   }
 }
 
@@ -332,6 +371,11 @@ function partitionProblem(state: ClusterState, partition: PartitionRecord): stri
 /** The first broken invariant, or undefined. */
 export function checkInvariants(state: ClusterState): string | undefined {
   if (!Number.isSafeInteger(state.epoch) || state.epoch < 0) return 'epoch must be a non-negative integer';
+  if (!Number.isSafeInteger(state.ringEpoch) || state.ringEpoch < 0) return 'ringEpoch must be a non-negative integer';
+  if (state.reshard !== null && !state.partitions.has(state.reshard.partitionId) && !(state.reshard.kind === 'delete' && state.reshard.phase === 'purge')) {
+    return `reshard of partition ${state.reshard.partitionId}, which does not exist`;
+  }
+  if (keyRing(state).partitions.length === 0 && state.partitions.size > 0 && [...state.partitions.keys()].some((id) => id < 65535)) return 'no partition serves keys';
   for (const [id, node] of state.nodes) if (id !== node.id) return `node keyed ${id} has id ${node.id}`;
   for (const [id, partition] of state.partitions) {
     if (id !== partition.id) return `partition keyed ${id} has id ${partition.id}`;

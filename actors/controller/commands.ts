@@ -66,6 +66,28 @@ export interface RecordLeader {
   readonly term: number;
 }
 
+export type ReshardPhase = 'fence' | 'copy' | 'adopt' | 'purge';
+
+/**
+ * Start creating (a new partition, placed on `nodeIds`) or deleting a key partition (reshard.ts). Creating
+ * records the partition at once; it serves keys only after the reshard's switch.
+ */
+export interface BeginReshard {
+  readonly type: 'beginReshard';
+  readonly kind: 'create' | 'delete';
+  readonly partitionId: number;
+  /** create only */
+  readonly replicaCount?: number;
+  /** create only */
+  readonly nodeIds?: readonly string[];
+}
+/** The reshard in progress reached its next phase; `done` ends it. */
+export interface AdvanceReshard {
+  readonly type: 'advanceReshard';
+  readonly partitionId: number;
+  readonly phase: Exclude<ReshardPhase, 'fence'> | 'done';
+}
+
 export type ClusterCommand =
   | RegisterNode
   | SetNodeState
@@ -75,7 +97,9 @@ export type ClusterCommand =
   | AddReplica
   | PromoteReplica
   | RemoveReplica
-  | RecordLeader;
+  | RecordLeader
+  | BeginReshard
+  | AdvanceReshard;
 
 export type ClusterCommandType = ClusterCommand['type'];
 
@@ -154,7 +178,18 @@ const SCHEMAS: Record<ClusterCommandType, { fields: readonly string[]; checks: r
   promoteReplica: { fields: ['partitionId', 'replicaId'], checks: [partitionField, replicaField] },
   removeReplica: { fields: ['partitionId', 'replicaId'], checks: [partitionField, replicaField] },
   recordLeader: { fields: ['partitionId', 'replicaId', 'term'], checks: [partitionField, leaderFields] },
+  beginReshard: { fields: ['kind', 'partitionId', 'replicaCount', 'nodeIds'], checks: [partitionField, beginReshardFields] },
+  advanceReshard: {
+    fields: ['partitionId', 'phase'],
+    checks: [partitionField, (f) => (['copy', 'adopt', 'purge', 'done'].includes(f.phase as string) ? undefined : "phase must be 'copy', 'adopt', 'purge' or 'done'")],
+  },
 };
+
+function beginReshardFields(fields: Fields): string | undefined {
+  if (fields.kind === 'delete') return fields.replicaCount === undefined && fields.nodeIds === undefined ? undefined : 'delete takes no replicaCount or nodeIds';
+  if (fields.kind !== 'create') return "kind must be 'create' or 'delete'";
+  return createFields(fields);
+}
 
 function isPlainObject(value: unknown): value is Fields {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -19,6 +19,7 @@ import { Plan, planActions } from './planner';
 import { ReconcileStep, reconcile } from './reconcile';
 import { ControllerReply, ControllerRequest, ControllerView, parseControllerRequest, requestCommand, stateView } from './controllerRequests';
 import { executeStep, executeTransfer, StepExecutor } from './stepExecutor';
+import { Resharder } from './resharder';
 
 export interface ControllerOptions {
   nodeId: string;
@@ -44,6 +45,12 @@ interface Pending {
   answer(reply: ControllerReply): void;
 }
 
+/** A change the controller itself asks for (the resharder's next phase), recorded like an operator's. */
+interface InternalPending {
+  command: ClusterCommand;
+  answer(reply: ControllerReply): void;
+}
+
 export class Controller {
   private readonly subjects: Subjects;
   private readonly heartbeats = new Map<string, { heartbeat: Heartbeat; at: number }>();
@@ -52,7 +59,8 @@ export class Controller {
   private readonly executor: StepExecutor;
   private readonly issued = new Map<string, number>();
   private readonly running = new Set<string>();
-  private pending: Pending[] = [];
+  private pending: (Pending | InternalPending)[] = [];
+  private readonly resharder: Resharder;
   private requests: Subscription | undefined;
   private view: ControllerView | undefined;
   private stopped = false;
@@ -69,6 +77,14 @@ export class Controller {
     this.detector = new FailureDetector({ ...FAILURE_DETECTOR_DEFAULTS, ...options.failureDetector });
     this.store = new MetadataStore(nc, options.prefix);
     this.executor = { nc, subjects: this.subjects, timeoutMs: 3_000 };
+    this.resharder = new Resharder({
+      nc, subjects: this.subjects, log: (line) => this.log(line), active: () => this.isActive && !this.stopped,
+      advance: (command) => new Promise<boolean>((resolve) => {
+        if (!this.isActive) return resolve(false);
+        this.pending.push({ command, answer: (reply) => resolve(reply.ok) });
+        this.wake?.();
+      }),
+    });
   }
 
   static async start(options: ControllerOptions): Promise<Controller> {
@@ -155,6 +171,7 @@ export class Controller {
     this.view = this.viewOf(stored.state, decision, observed);
     this.publishRouting(this.view);
     this.execute(decision.reconciliation.steps, decision.plan, decision.state, now);
+    this.resharder.poke(decision.state);
   }
 
   /** This round's new state: registrations, operator requests and the planner's next changes. */
@@ -185,7 +202,7 @@ export class Controller {
 
   /** Routers and clients may follow placement and leaders: the view goes out whenever either changes. */
   private publishRouting(view: ControllerView): void {
-    const signature = `${view.epoch}/${view.partitions.map((partition) => partition.leader ?? '-').join(',')}`;
+    const signature = `${view.epoch}/${view.ring.epoch}/${view.partitions.map((partition) => partition.leader ?? '-').join(',')}`;
     if (signature === this.publishedRouting) return;
     this.publishedRouting = signature;
     this.nc.publish(this.subjects.control('routing'), Buffer.from(JSON.stringify(view)));
@@ -256,8 +273,9 @@ export class Controller {
   /** Operator requests that change the metadata, applied in arrival order; answered once saved. */
   private takeRequests(state: ClusterState, health: (node: string) => NodeHealth): { state: ClusterState; requests: { answer: (reply: ControllerReply) => void; reply: ControllerReply }[] } {
     const requests: { answer: (reply: ControllerReply) => void; reply: ControllerReply }[] = [];
-    for (const { request, answer } of this.pending.splice(0)) {
-      const planned = requestCommand(state, health, request);
+    for (const pending of this.pending.splice(0)) {
+      const answer = pending.answer;
+      const planned = 'command' in pending ? { ok: true as const, command: pending.command, message: describe(pending.command, undefined) } : requestCommand(state, health, pending.request);
       if (!planned.ok) {
         answer(planned);
         continue;
@@ -268,7 +286,7 @@ export class Controller {
         continue;
       }
       state = applied.state;
-      requests.push({ answer, reply: { ok: true, message: planned.message, epoch: state.epoch } });
+      requests.push({ answer, reply: { ok: true, message: planned.message, epoch: state.epoch, ...('partition' in planned && planned.partition !== undefined ? { partition: planned.partition } : {}) } });
     }
     return { state, requests };
   }
@@ -324,6 +342,10 @@ function describe(command: ClusterCommand, replicaId: number | undefined): strin
       return `node ${command.nodeId} is now ${command.state}`;
     case 'removeNode':
       return `node ${command.nodeId} removed`;
+    case 'beginReshard':
+      return `partition ${command.partitionId}: ${command.kind === 'create' ? `created on ${command.nodeIds?.join(',')}` : 'deleting'}, resharding`;
+    case 'advanceReshard':
+      return `partition ${command.partitionId}: reshard ${command.phase === 'done' ? 'finished' : `phase ${command.phase}`}`;
     default:
       return command.type;
   }

@@ -4,6 +4,9 @@
 //   {"op":"drain","node":N} / {"op":"undrain",...}  move N's leaders and replicas away / let them back
 //   {"op":"remove","node":N}                        N is gone for good; its replicas are re-created elsewhere
 //   {"op":"move","partition":P,"from":A,"to":B}     move P's replica from A to B (learner, catch-up, promote, remove)
+//   {"op":"create","replicas":R}                    a new partition (R replicas, default as many as the others
+//                                                   have) that takes its share of the keys (docs/resharding.md)
+//   {"op":"delete","partition":P}                   P's keys go to the other partitions, then P is deleted
 //
 // Replies: {"ok":true,"message":M,"epoch":E} once the change is recorded in the metadata (the controller
 // then carries it out; watch `state`), or {"ok":false,"error":{"code":C,"message":M}} and nothing changed.
@@ -15,13 +18,16 @@ import { NODE_ID_PATTERN } from './commands';
 import { ClusterState, changeInFlight } from './clusterState';
 import type { NodeHealth } from './nodeHealth';
 import type { Observation } from './observation';
-import { BlockedPartition, Plan, planMove } from './planner';
+import { BlockedPartition, Plan, planCreatePartition, planMove } from './planner';
+import { KEY_PARTITION_ID_LIMIT, KeyRing, ReshardRecord, keyRing } from './reshard';
 import { Refusal, refuse } from './result';
 
 export type ControllerRequest =
   | { op: 'state' }
   | { op: 'drain' | 'undrain' | 'remove'; node: string }
-  | { op: 'move'; partition: number; from: string; to: string };
+  | { op: 'move'; partition: number; from: string; to: string }
+  | { op: 'create'; replicas?: number }
+  | { op: 'delete'; partition: number };
 
 export interface ControllerView {
   controller: string;
@@ -33,9 +39,13 @@ export interface ControllerView {
   changing: number;
   /** Nothing planned and every partition matches the metadata. */
   balanced: boolean;
+  /** The key ring routers and cluster-aware clients use. */
+  ring: KeyRing;
+  /** The partition creation or deletion in progress. */
+  reshard: ReshardRecord | null;
 }
 
-export type ControllerReply = ({ ok: true } & ({ message: string; epoch: number } | ControllerView)) | Refusal;
+export type ControllerReply = ({ ok: true } & ({ message: string; epoch: number; partition?: number } | ControllerView)) | Refusal;
 
 const bad = (message: string): Refusal => refuse('BAD_REQUEST', message);
 
@@ -57,17 +67,25 @@ export function parseControllerRequest(data: Uint8Array): { ok: true; request: C
     case 'remove':
       if (!isNode(request.node)) return bad(`${request.op} needs "node", a node id`);
       return { ok: true, request: { op: request.op, node: request.node } };
+    case 'create':
+      if (request.replicas !== undefined && (!Number.isSafeInteger(request.replicas) || (request.replicas as number) < 1 || (request.replicas as number) > 7)) return bad('create: "replicas" must be an integer in [1, 7]');
+      return { ok: true, request: { op: 'create', ...(request.replicas === undefined ? {} : { replicas: request.replicas as number }) } };
+    case 'delete':
+      if (!Number.isSafeInteger(request.partition) || (request.partition as number) < 0) return bad('delete needs "partition", a non-negative integer');
+      return { ok: true, request: { op: 'delete', partition: request.partition as number } };
     case 'move':
       if (!Number.isSafeInteger(request.partition) || (request.partition as number) < 0) return bad('move needs "partition", a non-negative integer');
       if (!isNode(request.from) || !isNode(request.to)) return bad('move needs "from" and "to", node ids');
       return { ok: true, request: { op: 'move', partition: request.partition as number, from: request.from, to: request.to } };
     default:
-      return bad('"op" must be one of state, drain, undrain, remove, move');
+      return bad('"op" must be one of state, drain, undrain, remove, move, create, delete');
   }
 }
 
 /** The metadata command an operator request asks for, checked against the state and node health. */
-export function requestCommand(state: ClusterState, health: (node: string) => NodeHealth, request: Exclude<ControllerRequest, { op: 'state' }>): { ok: true; command: ClusterCommand; message: string } | Refusal {
+export type PlannedRequest = { ok: true; command: ClusterCommand; message: string; partition?: number } | Refusal;
+
+export function requestCommand(state: ClusterState, health: (node: string) => NodeHealth, request: Exclude<ControllerRequest, { op: 'state' }>): PlannedRequest {
   switch (request.op) {
     case 'drain':
     case 'undrain': {
@@ -84,7 +102,30 @@ export function requestCommand(state: ClusterState, health: (node: string) => No
       if (!planned.ok) return planned;
       return { ok: true, command: planned.command, message: `partition ${request.partition}: moving its replica from ${request.from} to ${request.to}` };
     }
+    case 'create':
+      return createCommand(state, health, request.replicas);
+    case 'delete':
+      if (!keyRing(state).partitions.includes(request.partition)) return refuse('PARTITION_UNKNOWN', `no partition ${request.partition} serves keys`);
+      return {
+        ok: true, command: { type: 'beginReshard', kind: 'delete', partitionId: request.partition }, partition: request.partition,
+        message: `partition ${request.partition} is being deleted: its keys move to the other partitions`,
+      };
   }
+}
+
+/** The next unused id, placed like any partition, with as many replicas as the others by default. */
+function createCommand(state: ClusterState, health: (node: string) => NodeHealth, replicas: number | undefined): PlannedRequest {
+  const used = [...state.partitions.keys(), ...state.retiredPartitionIds].filter((id) => id < KEY_PARTITION_ID_LIMIT);
+  const partitionId = used.length === 0 ? 0 : Math.max(...used) + 1;
+  if (partitionId >= KEY_PARTITION_ID_LIMIT) return refuse('INVALID_COMMAND', `partition ids are used up (below ${KEY_PARTITION_ID_LIMIT})`);
+  const counts = keyRing(state).partitions.map((id) => state.partitions.get(id)!.replicaCount);
+  const replicaCount = replicas ?? (counts.length === 0 ? 3 : Math.max(...counts));
+  const placed = planCreatePartition(state, health, partitionId, replicaCount);
+  if (!placed.ok) return placed;
+  return {
+    ok: true, command: { type: 'beginReshard', kind: 'create', partitionId, replicaCount, nodeIds: placed.command.nodeIds }, partition: partitionId,
+    message: `partition ${partitionId} is being created on ${placed.command.nodeIds.join(', ')}: it takes its share of the keys`,
+  };
 }
 
 export function stateView(controller: string, state: ClusterState, health: (node: string) => NodeHealth, observed: Observation, settled: ReadonlySet<number>, plan: Plan): ControllerView {
@@ -107,5 +148,7 @@ export function stateView(controller: string, state: ClusterState, health: (node
     blocked: plan.blocked,
     changing,
     balanced: changing === 0 && plan.actions.length === 0,
+    ring: keyRing(state),
+    reshard: state.reshard,
   };
 }

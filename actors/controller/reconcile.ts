@@ -9,8 +9,15 @@ import type { NodeHealth } from './nodeHealth';
 import { Observation } from './observation';
 
 export type ReconcileStep =
-  /** Start an empty replica on the node (it joins as a learner once the leader adds it). */
-  | { readonly kind: 'start'; readonly node: string; readonly partition: number; readonly replica: number }
+  /**
+   * Start an empty replica on the node (it joins as a learner once the leader adds it). `voters` is the
+   * partition's first membership, which a new replica starts from before it replays the log (replica
+   * ids 1..n, as the partition was created), and `nodes` where its replicas live.
+   */
+  | {
+    readonly kind: 'start'; readonly node: string; readonly partition: number; readonly replica: number;
+    readonly voters: readonly number[]; readonly nodes: Readonly<Record<string, string>>;
+  }
   /** A membership change on the partition's leader. */
   | { readonly kind: 'conf'; readonly partition: number; readonly type: 'addLearner' | 'promote' | 'remove'; readonly replica: number }
   /** Stop and delete a replica the group no longer has. */
@@ -28,13 +35,28 @@ export function reconcile(state: ClusterState, observed: Observation, health: (n
   const steps: ReconcileStep[] = [];
   const settled = new Set<number>();
   for (const partition of state.partitions.values()) {
-    const partitionSteps = reconcilePartition(partition, observed, health);
+    const creating = state.reshard?.kind === 'create' && state.reshard.partitionId === partition.id;
+    const partitionSteps = creating && !observed.leader(partition.id) ? startAll(partition, observed, health) : reconcilePartition(partition, observed, health);
     if (partitionSteps === undefined) continue;
     if (partitionSteps.length === 0) settled.add(partition.id);
     steps.push(...partitionSteps);
   }
   steps.push(...orphans(state, observed), ...drainFlags(state, observed));
   return { steps, settled };
+}
+
+function startStep(partition: PartitionRecord, node: string, replica: number): ReconcileStep {
+  const voters = Array.from({ length: partition.replicaCount }, (_, index) => index + 1);
+  const nodes = Object.fromEntries(partition.replicas.map((record) => [String(record.replicaId), record.node]));
+  return { kind: 'start', node, partition: partition.id, replica, voters, nodes };
+}
+
+/** A partition being created has no group yet: every replica starts, and together they elect a leader. */
+function startAll(partition: PartitionRecord, observed: Observation, health: (node: string) => NodeHealth): ReconcileStep[] | undefined {
+  const steps = partition.replicas
+    .filter((replica) => health(replica.node) === 'alive' && observed.hostedOn(replica.node, partition.id) === undefined)
+    .map((replica) => startStep(partition, replica.node, replica.replicaId));
+  return steps.length === 0 ? undefined : steps;
 }
 
 /** Steps for one partition; undefined when nothing can be judged (no leader, or a change still committing). */
@@ -49,7 +71,7 @@ function reconcilePartition(partition: PartitionRecord, observed: Observation, h
     // A replica its node cannot start now is not waited for: the planner cancels or replaces it.
     if (health(replica.node) !== 'alive') continue;
     const hosted = observed.hostedOn(replica.node, id);
-    if (hosted === undefined) return [{ kind: 'start', node: replica.node, partition: id, replica: replica.replicaId }];
+    if (hosted === undefined) return [startStep(partition, replica.node, replica.replicaId)];
     // Another replica of the partition still occupies the node: the orphan sweep deletes it first, once
     // the group no longer has it. Not a return: if the group still has it, the removal below must be
     // issued, or nothing would ever free the node.
@@ -74,6 +96,8 @@ function orphans(state: ClusterState, observed: Observation): ReconcileStep[] {
   for (const [node, heartbeat] of observed.heartbeats) {
     for (const { partition, replica } of heartbeat.hosted) {
       const record = state.partitions.get(partition);
+      // A deleted partition's replicas go without asking its group (which is being taken down).
+      if (record === undefined && state.retiredPartitionIds.has(partition)) steps.push({ kind: 'delete', node, partition, replica });
       if (record === undefined || record.replicas.some((wanted) => wanted.replicaId === replica && wanted.node === node)) continue;
       const leader = observed.leader(partition);
       if (!leader?.members || !leader.confCommitted) continue;

@@ -34,7 +34,15 @@ export type ControllerErrorCode =
   /** A malformed operator request. */
   | 'BAD_REQUEST'
   /** No active controller could take the request (an election or a hand-over is under way). */
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /** Another partition is being created or deleted; one reshard at a time. */
+  | 'RESHARD_IN_PROGRESS'
+  /** Deleting the only partition that serves keys. */
+  | 'LAST_PARTITION'
+  /** A reshard phase change for a partition that is not being resharded... */
+  | 'NO_RESHARD'
+  /** ...or out of order. */
+  | 'WRONG_PHASE';
 
 export interface ControllerError {
   readonly code: ControllerErrorCode;

@@ -6,6 +6,7 @@
 import { ADDRESS_BYTES_MAX, CAPACITY_REPLICAS_MAX, NODE_ID_PATTERN, PARTITION_ID_MAX, REPLICA_COUNT_MAX, REPLICA_ID_MAX, WEIGHT_MAX } from './commands';
 import { ClusterState, NodeRecord, PartitionRecord, ReplicaRecord, checkInvariants, sortedNodes, sortedPartitions } from './clusterState';
 import { Result, refuse } from './result';
+import { RESHARD_PHASES, ReshardRecord } from './reshard';
 
 export const STATE_FORMAT_VERSION = 1;
 export const STATE_BYTES_MAX = 64 * 1024 * 1024;
@@ -17,6 +18,8 @@ export function encodeClusterState(state: ClusterState): Uint8Array {
     nodes: sortedNodes(state),
     partitions: sortedPartitions(state),
     retiredPartitionIds: [...state.retiredPartitionIds].sort((left, right) => left - right),
+    ringEpoch: state.ringEpoch,
+    reshard: state.reshard,
   };
   return Buffer.from(JSON.stringify(document), 'utf8');
 }
@@ -86,7 +89,20 @@ function decodeDocument(document: unknown): ClusterState {
     expect(isInteger(id, 0, PARTITION_ID_MAX), `bad retired partition id ${JSON.stringify(id)}`);
     retired.add(id);
   }
-  return Object.freeze({ epoch: document.epoch, nodes, partitions, retiredPartitionIds: retired });
+  // ringEpoch and reshard arrived with resharding; a state written before them has ring epoch 0.
+  const ringEpoch = document.ringEpoch ?? 0;
+  expect(isInteger(ringEpoch, 0, Number.MAX_SAFE_INTEGER), 'bad ringEpoch');
+  return Object.freeze({ epoch: document.epoch, nodes, partitions, retiredPartitionIds: retired, ringEpoch, reshard: decodeReshard(document.reshard ?? null) });
+}
+
+function decodeReshard(value: unknown): ReshardRecord | null {
+  if (value === null) return null;
+  expect(isObject(value), 'reshard must be an object or null');
+  const { kind, partitionId, phase } = value;
+  expect(kind === 'create' || kind === 'delete', 'bad reshard kind');
+  expect(isInteger(partitionId, 0, PARTITION_ID_MAX), 'bad reshard partitionId');
+  expect(typeof phase === 'string' && (RESHARD_PHASES as readonly string[]).includes(phase), 'bad reshard phase');
+  return Object.freeze({ kind, partitionId, phase: phase as ReshardRecord['phase'] });
 }
 
 export function decodeClusterState(bytes: Uint8Array): Result<{ state: ClusterState }> {

@@ -34,7 +34,7 @@ export async function executeStep(executor: StepExecutor, step: ReconcileStep): 
   const node = (name: string) => executor.subjects.control(`node-${name}`);
   switch (step.kind) {
     case 'start':
-      return outcome(`partition ${step.partition}: started r${step.replica} on ${step.node}`, await request(executor, node(step.node), { command: 'add', partition: step.partition, replica: step.replica }));
+      return outcome(`partition ${step.partition}: started r${step.replica} on ${step.node}`, await request(executor, node(step.node), { command: 'add', partition: step.partition, replica: step.replica, voters: step.voters, nodes: step.nodes }));
     case 'conf':
       return outcome(`partition ${step.partition}: ${step.type} r${step.replica}`, await request(executor, `${executor.subjects.partitionLead(step.partition)}.conf`, { type: step.type, replica: step.replica }));
     case 'delete':

@@ -9,8 +9,10 @@ import { KvRecord } from '../../storage/kvRecord';
 
 interface PendingWrite {
   term: number;
-  op: 'put' | 'del' | 'cas';
+  op: 'put' | 'del' | 'cas' | 'shard';
   message: Msg;
+  /** The answer of a shard entry (actors/replica/shardRequests.ts); client writes use encodeResult. */
+  encode?: (result: KvResult) => Uint8Array;
 }
 
 interface PendingRead {
@@ -34,6 +36,8 @@ export function encodeGet(record: KvRecord | undefined): Uint8Array {
 
 export function encodeResult(op: PendingWrite['op'], result: KvResult): Uint8Array {
   switch (result.op) {
+    case 'refused':
+      return encodeError('WRONG_PARTITION', 'the key belongs to another partition (resharded); nothing was applied');
     case 'put':
       return encodeReply('put', { revision: result.revision });
     case 'del':
@@ -62,6 +66,10 @@ export class ClientRequests {
     this.writes.set(index, { term, op: request.op, message });
   }
 
+  addShardEntry(index: number, term: number, message: Msg, encode: (result: KvResult) => Uint8Array): void {
+    this.writes.set(index, { term, op: 'shard', message, encode });
+  }
+
   newReadContext(): number {
     return this.readContextNext++;
   }
@@ -77,7 +85,7 @@ export class ClientRequests {
     this.writes.delete(index);
     // Another leader's entry took this index: our proposal was never applied anywhere.
     if (write.term !== term) respondError(write.message, 'NOT_LEADER', 'leadership changed before the write committed');
-    else respond(write.message, encodeResult(write.op, result));
+    else respond(write.message, write.encode ? write.encode(result) : encodeResult(write.op, result));
   }
 
   readConfirmed(context: number, index: number): void {
@@ -95,13 +103,17 @@ export class ClientRequests {
     respondError(read.message, 'NOT_LEADER', 'leadership lost before the read was confirmed', leader);
   }
 
-  /** Serves every confirmed read whose index the state machine has applied. */
-  serveReads(applied: number, get: (key: string) => KvRecord | undefined): void {
+  /**
+   * Serves every confirmed read whose index the state machine has applied, if the key is still this
+   * partition's at that point (resharding may have moved it since the read arrived).
+   */
+  serveReads(applied: number, get: (key: string) => KvRecord | undefined, owns: (key: string) => boolean): void {
     if (this.readsConfirmed.length === 0) return;
     const waiting: PendingRead[] = [];
     for (const read of this.readsConfirmed) {
-      if (read.index <= applied) respond(read.message, encodeGet(get(read.key)));
-      else waiting.push(read);
+      if (read.index > applied) waiting.push(read);
+      else if (owns(read.key)) respond(read.message, encodeGet(get(read.key)));
+      else respondError(read.message, 'WRONG_PARTITION', 'the key belongs to another partition (resharded)');
     }
     this.readsConfirmed = waiting;
   }

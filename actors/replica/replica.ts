@@ -14,7 +14,6 @@ import { parseRequest, encodeError } from '../../bus/protocol';
 import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
 import { KvCommandError, REQUEST_ID_PATTERN } from '../../storage/kvCommand';
-import { PartitionMap } from '../router/layout';
 import { isMetadataPartition } from '../controller/metadataPartition';
 import { deadlineOf, isExpired } from '../../bus/deadline';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
@@ -23,6 +22,7 @@ import { MembershipRequests } from './membershipRequests';
 import { handOverAtBirth } from './birthLeader';
 import { replicaStatus } from './replicaStatus';
 import { commandOf, isWrite } from './commands';
+import { ShardHost, handleShardRequest } from './shardRequests';
 import { SnapshotInbox, sendSnapshot, stateDigest } from './snapshotTransfer';
 import { APPLY_FLUSH_DELAY_MS, hardStateToPersist, sendableBeforePersist } from './persistPolicy';
 
@@ -33,7 +33,10 @@ export interface ReplicaOptions {
   /** This replica's LMDB directory. */
   path: string;
   prefix: string;
-  /** Partitions of the key space: a replica refuses keys that hash to another partition. */
+  /**
+   * Partitions of the cluster's first layout (0..partitions-1): the key ring until resharding changes it
+   * (storage/shardState.ts). A replica refuses keys the ring gives to another partition.
+   */
   partitions: number;
   /** Initial voters of the partition (used only when the directory is new). */
   voters: number[];
@@ -62,7 +65,6 @@ export class Replica {
   private raft: Raft;
   private readonly subjects: Subjects;
   private readonly leadSubjectPrefix: string;
-  private readonly partitionMap: PartitionMap;
   private readonly requests = new ClientRequests();
   private readonly snapshotsSending = new Set<number>();
   private leadSubscription: Subscription | undefined;
@@ -89,13 +91,15 @@ export class Replica {
   ) {
     this.subjects = subjects(options.prefix);
     this.leadSubjectPrefix = `${this.subjects.partitionLead(options.partition)}.`;
-    this.partitionMap = new PartitionMap(options.partitions);
     this.conf = store.stateMachine.confState();
     this.raft = this.makeRaft();
   }
 
   static async start(options: ReplicaOptions, context: ReplicaContext, onFatal: (error: unknown) => void): Promise<Replica> {
-    const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] } });
+    const ownership = isMetadataPartition(options.partition)
+      ? undefined
+      : { partition: options.partition, initialPartitions: Array.from({ length: options.partitions }, (_, index) => index) };
+    const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] }, ownership });
     const replica = new Replica(options, store, context, onFatal);
     replica.listen();
     return replica;
@@ -136,6 +140,25 @@ export class Replica {
   }
 
   private transport!: RaftTransport;
+
+  /** What the resharding requests need (shardRequests.ts). */
+  private shardHostOf(): ShardHost {
+    return {
+      stateMachine: this.store.stateMachine,
+      propose: (data, message, encode) => {
+        const result = this.raft.propose(data);
+        if (!result.ok) return false;
+        this.requests.addShardEntry(result.index, result.term, message, encode);
+        this.wake();
+        return true;
+      },
+      flushed: async () => {
+        this.store.stateMachine.flushApplies();
+        await this.applyTail;
+      },
+    };
+  }
+
 
   // ---- stimuli -------------------------------------------------------------------------------------
 
@@ -181,6 +204,7 @@ export class Replica {
       if (this.membership.handle(message, (change) => this.raft.proposeConfChange(change))) this.wake();
       return;
     }
+    if (op === 'shard' && extra === undefined) return void handleShardRequest(this.shardHostOf(), requestId, message);
     if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
     if (extra !== undefined || (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId))) {
       return respondError(message, 'BAD_REQUEST', 'malformed request id');
@@ -189,12 +213,9 @@ export class Replica {
     if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
     const request = parsed.request;
     if (op !== 'get' && isExpired(deadlineOf(message))) return respondError(message, 'DEADLINE_EXCEEDED', 'the write arrived after its Cairn-Deadline; it was not applied');
-    const owner = this.partitionMap.partitionOf(request.key);
-    if (owner !== this.options.partition && !isMetadataPartition(this.options.partition)) {
-      // A client that hashes keys itself with a wrong partition count must not scatter keys.
-      return respondError(message, 'BAD_REQUEST', `key belongs to partition ${owner}, not ${this.options.partition}`);
-    }
+    // Writes are checked where it is decided, at apply (a retried write must first find its earlier result).
     if (request.op === 'get') {
+      if (!this.store.stateMachine.owns(request.key)) return respondError(message, 'WRONG_PARTITION', `the key is not partition ${this.options.partition}'s`);
       if (request.consistency === 'stale') return respond(message, encodeGet(this.store.stateMachine.get(request.key)));
       const context = this.requests.newReadContext();
       const result = this.raft.readIndex(context);
@@ -216,6 +237,7 @@ export class Replica {
   private onStaleRead(message: Msg): void {
     const parsed = parseRequest('get', message.data);
     if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
+    if (!this.store.stateMachine.owns(parsed.request.key)) return respondError(message, 'WRONG_PARTITION', `the key is not partition ${this.options.partition}'s`);
     respond(message, encodeGet(this.store.stateMachine.get(parsed.request.key)));
   }
 
@@ -277,7 +299,8 @@ export class Replica {
 
   /** Reads see every computed apply: those entries are committed, whether or not their writes reached LMDB. */
   private serveReads(): void {
-    this.requests.serveReads(this.store.stateMachine.appliedInMemory(), (key) => this.store.stateMachine.get(key));
+    const stateMachine = this.store.stateMachine;
+    this.requests.serveReads(stateMachine.appliedInMemory(), (key) => stateMachine.get(key), (key) => stateMachine.owns(key));
   }
 
   private scheduleApplyFlush(): void {

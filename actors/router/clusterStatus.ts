@@ -26,9 +26,10 @@ async function gather<T>(nc: NatsConnection, subject: string, expected: number |
   return answers;
 }
 
-export async function gatherClusterStatus(nc: NatsConnection, subjects: Subjects, replicasExpected: number): Promise<ClusterStatus> {
+/** Waits the full gather window: the number of replicas changes as partitions are created and moved. */
+export async function gatherClusterStatus(nc: NatsConnection, subjects: Subjects): Promise<ClusterStatus> {
   const [replicas, nodes, controller] = await Promise.all([
-    gather<ReplicaStatus>(nc, subjects.control('status'), replicasExpected),
+    gather<ReplicaStatus>(nc, subjects.control('status'), undefined),
     gather<NodeStatus>(nc, subjects.control('nodes'), undefined),
     controllerSummary(nc, subjects),
   ]);
@@ -59,7 +60,7 @@ async function controllerSummary(nc: NatsConnection, subjects: Subjects): Promis
     const reply = await nc.request(subjects.control('controller'), Buffer.from('{"op":"state"}'), { timeout: GATHER_MS_MAX });
     const view = JSON.parse(Buffer.from(reply.data).toString()) as ControllerView & { ok?: boolean };
     if (view.ok !== true) return null;
-    return { node: view.controller, epoch: view.epoch, nodes: view.nodes, changing: view.changing, balanced: view.balanced, blocked: view.blocked };
+    return { node: view.controller, epoch: view.epoch, nodes: view.nodes, changing: view.changing, balanced: view.balanced, blocked: view.blocked, ring: view.ring, reshard: view.reshard };
   } catch {
     return null;
   }

@@ -3,7 +3,8 @@
 // subject), retrying with backoff while there is no leader. Every forwarded write carries a request id
 // that the state machine applies at most once, so retrying a write whose attempt went unanswered (its
 // leader died) cannot apply it twice; when the deadline passes, the answer is TIMEOUT or UNAVAILABLE,
-// both indeterminate.
+// both indeterminate. The key ring follows the controller (bus/ringFollower.ts): a partition that answers
+// WRONG_PARTITION applied nothing, so the router asks for the new ring and sends the request on.
 
 import { randomBytes } from 'node:crypto';
 import { connect, ErrorCode as NatsErrorCode, Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
@@ -12,14 +13,13 @@ import { ErrorCode, encodeError, parseRequest, Operation } from '../../bus/proto
 import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { PartitionMap } from './layout';
 import { gatherClusterStatus } from './clusterStatus';
-import { METADATA_REPLICAS } from '../controller/metadataPartition';
+import { RingFollower } from '../../bus/ringFollower';
 
 export interface RouterOptions {
   nodeId: string;
   natsUrl: string;
   prefix: string;
   partitions: number;
-  /** Replicas per partition: how many status answers to expect. */
   replicas: number;
   /** Time a request may spend in the router before it answers UNAVAILABLE / TIMEOUT. */
   deadlineMs?: number;
@@ -28,16 +28,18 @@ export interface RouterOptions {
 const NOT_LEADER_PREFIX = Buffer.from('{"error":{"code":"NOT_LEADER"');
 /** A leader that lost leadership with the request pending, or refused it under backpressure: retry (same request id). */
 const UNAVAILABLE_PREFIX = Buffer.from('{"error":{"code":"UNAVAILABLE"');
+/** The key is another partition's now: nothing was applied; refresh the ring and send it on. */
+const WRONG_PARTITION_PREFIX = Buffer.from('{"error":{"code":"WRONG_PARTITION"');
 const BACKOFF_MS_MIN = 5;
 const BACKOFF_MS_MAX = 100;
 /** An attempt that got no answer within this is retried (the leader may have died holding it). */
 const ATTEMPT_MS_MAX = 1_000;
 
-type Attempt = { kind: 'reply'; data: Uint8Array } | { kind: 'retry' } | { kind: 'timeout' };
+type Attempt = { kind: 'reply'; data: Uint8Array } | { kind: 'retry'; refreshRing?: boolean } | { kind: 'timeout' };
 
 export class Router {
   private readonly subjects: Subjects;
-  private readonly partitions: PartitionMap;
+  private readonly ring: RingFollower;
   private readonly deadlineMs: number;
   handled = 0;
   failures = 0;
@@ -48,9 +50,9 @@ export class Router {
   /** Requests being routed: a clean stop answers them before it closes the connection. */
   private readonly inflight = new Set<Promise<void>>();
 
-  private constructor(private readonly options: RouterOptions, private readonly nc: NatsConnection) {
+  private constructor(options: RouterOptions, private readonly nc: NatsConnection) {
     this.subjects = subjects(options.prefix);
-    this.partitions = new PartitionMap(options.partitions);
+    this.ring = new RingFollower(nc, this.subjects, new PartitionMap(options.partitions)).follow();
     this.deadlineMs = options.deadlineMs ?? 3_000;
   }
 
@@ -58,6 +60,7 @@ export class Router {
     const nc = await connect({ servers: options.natsUrl.split(','), name: `cairn ${options.nodeId} router`, maxReconnectAttempts: -1, noAsyncTraces: true });
     const router = new Router(options, nc);
     router.listen();
+    void router.ring.refresh();
     return router;
   }
 
@@ -70,7 +73,7 @@ export class Router {
     this.subscriptions.push(this.nc.subscribe(s.clusterStatus, {
       queue: ROUTER_QUEUE_GROUP,
       callback: (_, message) => this.track(this.guard(message, async () => {
-        const status = await gatherClusterStatus(this.nc, this.subjects, this.options.partitions * this.options.replicas + METADATA_REPLICAS);
+        const status = await gatherClusterStatus(this.nc, this.subjects);
         this.reply(message, Buffer.from(JSON.stringify(status)));
       })),
     }));
@@ -103,13 +106,15 @@ export class Router {
     const clientDeadline = op === 'get' ? undefined : deadlineOf(message);
     if (isExpired(clientDeadline)) return this.reply(message, encodeError('DEADLINE_EXCEEDED', 'the request arrived after its Cairn-Deadline; it was not applied'));
     const request = parsed.request as { key: string; consistency?: string };
-    const partition = this.partitions.partitionOf(request.key);
     const stale = op === 'get' && request.consistency === 'stale';
     // A write gets a request id: the state machine applies an id once, so a timed-out attempt can be retried.
-    const subject = stale
-      ? `${this.subjects.partitionRead(partition)}.get`
-      : `${this.subjects.partitionLead(partition)}.${op}${op === 'get' ? '' : `.${this.nextRequestId()}`}`;
-    this.reply(message, await this.forward(subject, message.data, clientDeadline));
+    const suffix = op === 'get' ? '' : `.${this.nextRequestId()}`;
+    // The ring may change between attempts: the subject is worked out for each.
+    const subjectOf = () => {
+      const partition = this.ring.partitionOf(request.key);
+      return stale ? `${this.subjects.partitionRead(partition)}.get` : `${this.subjects.partitionLead(partition)}.${op}${suffix}`;
+    };
+    this.reply(message, await this.forward(subjectOf, message.data, clientDeadline));
   }
 
   private nextRequestId(): string {
@@ -120,15 +125,16 @@ export class Router {
    * Forwards until a leader answers or the deadline passes. Reads are idempotent and writes carry a
    * request id, so a silent attempt (the leader died with the request) is retried like a refusal.
    */
-  private async forward(subject: string, data: Uint8Array, clientDeadline: number | undefined): Promise<Uint8Array> {
+  private async forward(subjectOf: () => string, data: Uint8Array, clientDeadline: number | undefined): Promise<Uint8Array> {
     // No point going on after the client stopped waiting; the leader refuses what arrives too late.
     const deadline = Math.min(Date.now() + this.deadlineMs, clientDeadline === undefined ? Infinity : clientDeadline + CLOCK_SKEW_ALLOWANCE_MS);
     const headers = clientDeadline === undefined ? undefined : deadlineHeaders(clientDeadline);
     let backoffMs = BACKOFF_MS_MIN;
     let last: Attempt = { kind: 'retry' };
     while (Date.now() < deadline) {
-      last = await this.attempt(subject, data, Math.min(deadline - Date.now(), ATTEMPT_MS_MAX), headers);
+      last = await this.attempt(subjectOf(), data, Math.min(deadline - Date.now(), ATTEMPT_MS_MAX), headers);
       if (last.kind === 'reply') return last.data;
+      if (last.kind === 'retry' && last.refreshRing) await this.ring.refresh();
       await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
       backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
     }
@@ -140,9 +146,11 @@ export class Router {
     try {
       const reply = await this.nc.request(subject, data, { timeout: Math.max(1, timeoutMs), ...(headers ? { headers } : {}) });
       if (startsWith(reply.data, NOT_LEADER_PREFIX) || startsWith(reply.data, UNAVAILABLE_PREFIX)) return { kind: 'retry' };
+      if (startsWith(reply.data, WRONG_PARTITION_PREFIX)) return { kind: 'retry', refreshRing: true };
       return { kind: 'reply', data: reply.data };
     } catch (error) {
-      if ((error as { code?: string }).code === NatsErrorCode.NoResponders) return { kind: 'retry' };
+      // Nobody serves the partition: an election, or the partition was deleted.
+      if ((error as { code?: string }).code === NatsErrorCode.NoResponders) return { kind: 'retry', refreshRing: true };
       return { kind: 'timeout' };
     }
   }
@@ -151,6 +159,7 @@ export class Router {
   async stop(): Promise<void> {
     await Promise.all(this.subscriptions.map((subscription) => subscription.drain().catch(() => undefined)));
     await Promise.all([...this.inflight]);
+    this.ring.close();
     await this.nc.drain().catch(() => undefined);
   }
 }

@@ -2,6 +2,7 @@
 // acknowledged value, and record every failure (operator actions must not make a request fail).
 
 import type { CairnCluster } from './cairnCluster';
+import type { KvClient } from '../../bus/kvClient';
 
 export interface Writer {
   /** Key -> last acknowledged value. */
@@ -11,7 +12,9 @@ export interface Writer {
   stop(): Promise<void>;
 }
 
-export function startWriter(cluster: CairnCluster, prefix: string, options: { loops?: number; keysPerLoop?: number } = {}): Writer {
+/** `kv`: the client to write with (default the cluster's, through the routers). */
+export function startWriter(cluster: CairnCluster, prefix: string, options: { loops?: number; keysPerLoop?: number; kv?: KvClient } = {}): Writer {
+  const kv = options.kv ?? cluster.kv;
   const acknowledged = new Map<string, string>();
   const errors: string[] = [];
   let running = true;
@@ -21,7 +24,7 @@ export function startWriter(cluster: CairnCluster, prefix: string, options: { lo
     for (let i = 0; running; i++) {
       const key = `${prefix}-${loop}-${i % keysPerLoop}`;
       try {
-        await cluster.kv.put(key, `${i}`);
+        await kv.put(key, `${i}`);
         acknowledged.set(key, `${i}`);
         count++;
       } catch (error) {

@@ -79,7 +79,11 @@ describe('supervisor/args', () => {
       ['nodes list with an extra argument', ['nodes', 'list', 'x'], /unexpected argument "x"/],
       ['partitions stop without --node', ['partitions', 'stop', '1'], /--node is required/],
       ['partitions stop of a non-number', ['partitions', 'stop', 'one', '--node', 'n1'], /P must be an integer/],
-      ['partitions with an unknown verb', ['partitions', 'frob', '1'], /expected "list", "stop P --node NODE"/],
+      ['partitions with an unknown verb', ['partitions', 'frob', '1'], /expected "list", "create", "delete P", "stop P --node NODE"/],
+      ['partitions create with a position', ['partitions', 'create', '4'], /unexpected argument|positional|4/],
+      ['partitions create with zero replicas', ['partitions', 'create', '--replicas', '0'], /--replicas/],
+      ['partitions delete without a partition', ['partitions', 'delete'], /P/],
+      ['partitions delete of the metadata partition', ['partitions', 'delete', '65535'], /P/],
       ['partitions move without --to', ['partitions', 'move', '1', '--from', 'n1'], /--to is required/],
       ['partitions move to the same node', ['partitions', 'move', '1', '--from', 'n1', '--to', 'n1'], /--from and --to name the same node/],
       ['leader without transfer', ['leader', 'move', '1', '--to', 'n1'], /expected "transfer P --to NODE" or "balance"/],
@@ -186,6 +190,9 @@ describe('supervisor/args', () => {
       expect(parsed(['partitions', 'move', '2', '--from', 'n1', '--to', 'n4'])).to.have.deep.property('action', { kind: 'move', partition: 2, from: 'n1', to: 'n4' });
       expect(parsed(['leader', 'balance'])).to.have.deep.property('action', { kind: 'balance-leaders' });
       expect(parsed(['partitions', 'rebalance'])).to.have.deep.property('action', { kind: 'rebalance' });
+      expect(parsed(['partitions', 'create'])).to.have.deep.property('action', { kind: 'create' });
+      expect(parsed(['partitions', 'create', '--replicas', '5'])).to.have.deep.property('action', { kind: 'create', replicas: 5 });
+      expect(parsed(['partitions', 'delete', '4100'])).to.have.deep.property('action', { kind: 'delete', partition: 4100 });
     });
 
     it('cas: the three expectations', () => {

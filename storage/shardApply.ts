@@ -1,0 +1,55 @@
+// What a shard entry (storage/shardCommand.ts) does to the state machine. Pure apart from the record
+// lookups it is handed: the state machine calls it while computing a batch, against the same overlay of
+// committed and in-flight records that client commands see.
+
+import type { KvRecord } from './kvRecord';
+import type { ShardCommand } from './shardCommand';
+import { Ownership, ShardState, ownsKey } from './shardState';
+
+export interface ShardResult {
+  readonly op: 'shard';
+  /** The ring epoch after the entry. */
+  readonly epoch: number;
+  /** Keys written (ingest) or deleted (purge); 1 when a ring was adopted. */
+  readonly changed: number;
+}
+
+export function applyShardCommand(
+  command: ShardCommand,
+  index: number,
+  shard: ShardState,
+  ownership: Ownership | undefined,
+  current: (key: string) => KvRecord | undefined,
+  write: (key: string, record: KvRecord | null) => void,
+): { shard: ShardState; result: ShardResult } {
+  switch (command.op) {
+    case 'ring': {
+      if (command.epoch <= shard.epoch) return { shard, result: { op: 'shard', epoch: shard.epoch, changed: 0 } };
+      const next = { ...shard, epoch: command.epoch, partitions: command.partitions };
+      return { shard: next, result: { op: 'shard', epoch: next.epoch, changed: 1 } };
+    }
+    case 'ingest': {
+      let changed = 0;
+      let revisionMax = 0;
+      for (const [key, value, revision, createRevision] of command.records) {
+        // A key this partition owns is live here: a late or repeated copy must never overwrite it.
+        if (ownsKey(ownership, shard, key)) continue;
+        write(key, { value, revision, createRevision });
+        revisionMax = Math.max(revisionMax, revision);
+        changed++;
+      }
+      const revisionBase = Math.max(shard.revisionBase, revisionMax - index);
+      const next = revisionBase === shard.revisionBase ? shard : { ...shard, revisionBase };
+      return { shard: next, result: { op: 'shard', epoch: shard.epoch, changed } };
+    }
+    case 'purge': {
+      let changed = 0;
+      for (const key of command.keys) {
+        if (ownsKey(ownership, shard, key) || current(key) === undefined) continue;
+        write(key, null);
+        changed++;
+      }
+      return { shard, result: { op: 'shard', epoch: shard.epoch, changed } };
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { KvClient } from '../../../bus/kvClient';
+import { PartitionMap } from '../../../actors/router/layout';
+import { subjects } from '../../../bus/subjects';
+import { CairnCluster } from '../../support/cairnCluster';
+import { cairn } from '../../support/cairnCli';
+import { startWriter, Writer } from '../../support/writer';
+
+/**
+ * Reads acknowledged keys while they move: a read must never return a value older than one acknowledged
+ * before it started (a stale copy left behind by a move would), and must never fail.
+ */
+function startReader(kv: KvClient, writers: Writer[]): { errors: string[]; reads: number; stop(): Promise<void> } {
+  const state = { errors: [] as string[], reads: 0, running: true };
+  const loop = (async () => {
+    while (state.running) {
+      for (const writer of writers) {
+        for (const [key, value] of [...writer.acknowledged].slice(0, 40)) {
+          try {
+            const read = await kv.get(key);
+            state.reads++;
+            if (read.value === null || Number(read.value) < Number(value)) state.errors.push(`${key}: read ${read.value} after ${value} was acknowledged`);
+          } catch (error) {
+            state.errors.push(`${key}: ${String(error)}`);
+          }
+        }
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  return { errors: state.errors, get reads() { return state.reads; }, stop: async () => { state.running = false; await loop; } };
+}
+
+async function directGet(cluster: CairnCluster, partition: number, key: string): Promise<{ value?: string | null; error?: { code: string } }> {
+  const reply = await cluster.nc.request(`${subjects('cairn').partitionLead(partition)}.get`, Buffer.from(JSON.stringify({ key })), { timeout: 5_000 });
+  return JSON.parse(Buffer.from(reply.data).toString()) as { value?: string | null; error?: { code: string } };
+}
+
+describe('resharding: cairn partitions create / delete (3 supervisor processes)', function () {
+  this.timeout(240_000);
+  let cluster: CairnCluster;
+  let direct: KvClient;
+  let nats: string[];
+
+  before(async () => {
+    cluster = await CairnCluster.start({ partitions: 3 });
+    nats = ['--nats', cluster.natsUrl];
+    direct = await KvClient.direct(cluster.nc, { timeoutMs: 5_000 });
+  });
+  after(async () => {
+    direct?.close();
+    await cluster?.stop();
+  });
+
+  it('create: the new partition takes its keys from the others while clients write and read; nothing fails or goes back', async () => {
+    const viaRouters = startWriter(cluster, 'create-r');
+    const viaDirect = startWriter(cluster, 'create-d', { kv: direct });
+    await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
+    const reader = startReader(cluster.kv, [viaRouters, viaDirect]);
+    const run = await cairn(['partitions', 'create', ...nats]);
+    expect(run, run.stderr).to.include({ code: 0 });
+    expect(run.stdout).to.match(/^partition 3 created: it serves its share of the keys \(key ring epoch 1, 4 partitions\)\n$/);
+    expect(run.stderr).to.contain('copy: ').and.contain('switch: ');
+    const countAtSwitch = viaRouters.count + viaDirect.count;
+    await cluster.until(() => viaRouters.count + viaDirect.count > countAtSwitch + 200, 30_000, 'writes after the reshard');
+    await Promise.all([viaRouters.stop(), viaDirect.stop(), reader.stop()]);
+    expect(viaRouters.errors, 'writes via routers').to.deep.equal([]);
+    expect(viaDirect.errors, 'writes by the cluster-aware client').to.deep.equal([]);
+    expect(reader.errors, 'reads').to.deep.equal([]);
+    expect(reader.reads).to.be.greaterThan(100);
+
+    // Every acknowledged write is readable, and the keys the new ring gives to p3 live there and only there.
+    const ring = new PartitionMap([0, 1, 2, 3]);
+    const before = new PartitionMap(3);
+    let moved = 0;
+    for (const writer of [viaRouters, viaDirect]) {
+      for (const [key, value] of writer.acknowledged) {
+        expect((await cluster.kv.get(key)).value, key).to.equal(value);
+        if (ring.partitionOf(key) !== 3) continue;
+        moved++;
+        expect(await directGet(cluster, 3, key), key).to.deep.include({ value });
+        expect((await directGet(cluster, before.partitionOf(key), key)).error?.code, key).to.equal('WRONG_PARTITION');
+      }
+    }
+    expect(moved, 'keys that moved to the new partition').to.be.greaterThan(10);
+    const status = await cluster.status();
+    expect(status.partitions.map((partition) => partition.id)).to.deep.equal([0, 1, 2, 3]);
+    expect(status.controller?.ring).to.deep.equal({ epoch: 1, partitions: [0, 1, 2, 3] });
+  });
+
+  it('delete: the partition\'s keys go to the others, its replicas and data are removed, clients see no error', async () => {
+    const viaRouters = startWriter(cluster, 'delete-r');
+    const viaDirect = startWriter(cluster, 'delete-d', { kv: direct });
+    await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
+    const reader = startReader(cluster.kv, [viaRouters, viaDirect]);
+    const run = await cairn(['partitions', 'delete', '1', '--json', ...nats]);
+    expect(run, run.stderr).to.include({ code: 0 });
+    expect(JSON.parse(run.stdout)).to.deep.include({ ok: true });
+    const countAtSwitch = viaRouters.count + viaDirect.count;
+    await cluster.until(() => viaRouters.count + viaDirect.count > countAtSwitch + 200, 30_000, 'writes after the reshard');
+    await Promise.all([viaRouters.stop(), viaDirect.stop(), reader.stop()]);
+    expect(viaRouters.errors, 'writes via routers').to.deep.equal([]);
+    expect(viaDirect.errors, 'writes by the cluster-aware client').to.deep.equal([]);
+    expect(reader.errors, 'reads').to.deep.equal([]);
+    for (const writer of [viaRouters, viaDirect]) {
+      for (const [key, value] of writer.acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);
+    }
+    await cluster.until(async () => (await cluster.status()).partitions.every((partition) => partition.id !== 1), 20_000, 'partition 1 to be gone');
+    await cluster.until(() => cluster.nodeIds.every((node) => !existsSync(path.join(cluster.dataDir, node, 'p1'))), 20_000, 'partition 1\'s data to be deleted');
+
+    const again = await cairn(['partitions', 'delete', '1', ...nats]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.match(/PARTITION_UNKNOWN: no partition 1 serves keys/);
+  });
+});
