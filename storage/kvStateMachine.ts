@@ -13,7 +13,7 @@ import { ConfState, Entry, EntryType } from '../actors/raft/types';
 import { StorageCorruptionError } from './errors';
 import { KvCommandError, checkKey } from './kvCommand';
 import { EntryCommand, decodeEntryCommand, isShardCommand } from './shardCommand';
-import { ShardResult, applyShardCommand } from './shardApply';
+import { ShardResult, applyShardCommand, subjectKey } from './shardApply';
 import { Ownership, SHARD_KEY, ShardState, decodeShardState, encodeShardState, initialShardState, ownsKey } from './shardState';
 import type { KvCommand } from './kvCommand';
 import { KvRecord, decodeKvRecord, encodeKvRecord, kvKey } from './kvRecord';
@@ -22,7 +22,8 @@ import { LOG_STORE_NAME } from './logEntryCodec';
 import { KvCopyName, copyConfState } from './metaRecords';
 import { BinaryDb, ReplicaEnv } from './replicaEnv';
 import {
-  EXPIRED_PER_BATCH_MAX, EXPIRY_PREFIX, REQUEST_IDS_KEPT, changedTheStore, expiryKey, expiryKeyBefore, idOfExpiryKey, recordOf, resultKey, resultOf,
+  EXPIRED_PER_BATCH_MAX, EXPIRY_PREFIX, REQUEST_IDS_KEPT, RESULT_PREFIX, RESULT_PREFIX_END, changedTheStore, expiryKey, expiryKeyBefore, idOfExpiryKey, isResultKey,
+  recordOf, resultKey, resultOf,
 } from './requestIds';
 
 /** The outcome of one applied entry, in the order of the batch. */
@@ -97,26 +98,38 @@ export class KvStateMachine {
 
   /**
    * Up to `limit` stored keys after `after` (exclusive; undefined = from the first) that this partition
-   * does not own, read from the durable state (callers flush first), scanning at most `scanMax` keys.
-   * `next` is where to continue, undefined once the key space is exhausted.
+   * does not own, with the request-id records of writes to them, read from the durable state (callers
+   * flush first), scanning at most `scanMax` keys. `next` is where to continue, undefined at the end.
    */
   scanUnowned(after: string | undefined, limit: number, bytesMax: number, scanMax = 50_000): { records: [string, string, number, number][]; next: string | undefined } {
-    const db = this.env.kv(this.activeCopy);
     const records: [string, string, number, number][] = [];
     let bytes = 0;
     let scanned = 0;
-    // User keys never start with U+0000 (the store's own do), so the scan starts at 0x01.
-    for (const { key, value } of db.getRange({ start: after === undefined ? Buffer.from([1]) : kvKey(after) })) {
-      const name = Buffer.from(key).toString('utf8');
+    for (const { name, value } of this.movableKeys(after)) {
       if (name === after) continue;
       if (++scanned > scanMax || records.length >= limit || bytes >= bytesMax) return { records, next: after };
       after = name;
-      if (this.owns(name)) continue;
+      if (!isResultKey(name) && this.owns(name)) continue;
       const record = decodeKvRecord(value, `kv-${this.activeCopy}`);
+      const subject = subjectKey(name, record);
+      if (subject === undefined || this.owns(subject)) continue;
       records.push([name, record.value, record.revision, record.createRevision]);
       bytes += name.length + record.value.length + 32;
     }
     return { records, next: undefined };
+  }
+
+  /** Request-id records, then client keys (which never start with U+0000), from `after` on. */
+  private *movableKeys(after: string | undefined): Generator<{ name: string; value: Uint8Array }> {
+    const db = this.env.kv(this.activeCopy);
+    const inResults = after === undefined || after < RESULT_PREFIX_END;
+    const ranges = [
+      ...(inResults ? [{ start: kvKey(after ?? RESULT_PREFIX), end: kvKey(RESULT_PREFIX_END) }] : []),
+      { start: inResults ? Buffer.from([1]) : kvKey(after!) },
+    ];
+    for (const range of ranges) {
+      for (const { key, value } of db.getRange(range)) yield { name: Buffer.from(key).toString('utf8'), value };
+    }
   }
 
   /** The key's record as of appliedInMemory() (computed batches included); undefined when absent. */
@@ -272,7 +285,7 @@ export class KvStateMachine {
       const effect = applyCommand(command, shard.revisionBase + entry.index, current(command.key));
       if (effect.next !== undefined) writes.set(command.key, effect.next);
       if (command.id !== undefined && changedTheStore(effect.result)) {
-        writes.set(resultKey(command.id), recordOf(effect.result, entry.index));
+        writes.set(resultKey(command.id), recordOf(effect.result, entry.index, command.key));
         writes.set(expiryKey(entry.index, command.id), { value: '', revision: entry.index, createRevision: entry.index });
       }
       return effect.result;

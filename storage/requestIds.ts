@@ -3,8 +3,10 @@
 // REQUEST_IDS_KEPT entries answers the recorded result and changes nothing. Writes that changed nothing
 // (a refused cas, a delete of an absent key) are not recorded: running them again is harmless.
 // The records live in the state machine itself, so snapshots carry them and every replica decides alike.
+// A record names the key its write touched, so that resharding moves it with the key: a retry that
+// reaches the key's new partition finds the first result there (docs/resharding.md).
 
-import { RESERVED_KEY_PREFIX } from './kvCommand';
+import { REQUEST_ID_PATTERN, RESERVED_KEY_PREFIX } from './kvCommand';
 import type { KvResult } from './kvStateMachine';
 import type { KvRecord } from './kvRecord';
 
@@ -13,7 +15,9 @@ export const REQUEST_IDS_KEPT = 100_000;
 /** Bound on expired records deleted per applied batch, so one batch never does unbounded work. */
 const EXPIRED_PER_BATCH_MAX = 512;
 
-const RESULT_PREFIX = `${RESERVED_KEY_PREFIX}r${RESERVED_KEY_PREFIX}`;
+export const RESULT_PREFIX = `${RESERVED_KEY_PREFIX}r${RESERVED_KEY_PREFIX}`;
+/** Just past every result key: the end of their range. */
+export const RESULT_PREFIX_END = `${RESERVED_KEY_PREFIX}r\u0001`;
 export const EXPIRY_PREFIX = `${RESERVED_KEY_PREFIX}x${RESERVED_KEY_PREFIX}`;
 
 export function resultKey(id: string): string {
@@ -38,12 +42,33 @@ export function changedTheStore(result: KvResult): boolean {
   return result.op === 'put' || (result.op === 'del' && result.deleted) || (result.op === 'cas' && result.ok);
 }
 
-export function recordOf(result: KvResult, index: number): KvRecord {
-  return { value: JSON.stringify(result), revision: index, createRevision: index };
+/** True for the stored key of a request-id record with a well-formed id. */
+export function isResultKey(key: string): boolean {
+  return key.startsWith(RESULT_PREFIX) && REQUEST_ID_PATTERN.test(key.slice(RESULT_PREFIX.length));
+}
+
+export function idOfResultKey(key: string): string {
+  return key.slice(RESULT_PREFIX.length);
+}
+
+/** `key`: the key the write touched (recorded since resharding; older records have none). */
+export function recordOf(result: KvResult, index: number, key?: string): KvRecord {
+  return { value: JSON.stringify(key === undefined ? result : { ...result, key }), revision: index, createRevision: index };
 }
 
 export function resultOf(record: KvRecord): KvResult {
-  return JSON.parse(record.value) as KvResult;
+  const { key: _key, ...result } = JSON.parse(record.value) as KvResult & { key?: string };
+  return result as KvResult;
+}
+
+/** The key a request-id record's write touched, if recorded. */
+export function keyOfResult(record: KvRecord): string | undefined {
+  try {
+    const key = (JSON.parse(record.value) as { key?: unknown }).key;
+    return typeof key === 'string' ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export { EXPIRED_PER_BATCH_MAX };

@@ -3,6 +3,7 @@
 // committed and in-flight records that client commands see.
 
 import type { KvRecord } from './kvRecord';
+import { expiryKey, idOfResultKey, isResultKey, keyOfResult } from './requestIds';
 import type { ShardCommand } from './shardCommand';
 import { Ownership, ShardState, ownsKey } from './shardState';
 
@@ -32,11 +33,15 @@ export function applyShardCommand(
       let changed = 0;
       let revisionMax = 0;
       for (const [key, value, revision, createRevision] of command.records) {
+        const record = { value, revision, createRevision };
+        const subject = subjectKey(key, record);
         // A key this partition owns is live here: a late or repeated copy must never overwrite it.
-        if (ownsKey(ownership, shard, key)) continue;
-        write(key, { value, revision, createRevision });
-        revisionMax = Math.max(revisionMax, revision);
+        if (subject === undefined || ownsKey(ownership, shard, subject)) continue;
+        write(key, record);
         changed++;
+        // A request id's record expires here as if it had been written now.
+        if (isResultKey(key)) write(expiryKey(index, idOfResultKey(key)), { value: '', revision: index, createRevision: index });
+        else revisionMax = Math.max(revisionMax, revision);
       }
       const revisionBase = Math.max(shard.revisionBase, revisionMax - index);
       const next = revisionBase === shard.revisionBase ? shard : { ...shard, revisionBase };
@@ -45,11 +50,18 @@ export function applyShardCommand(
     case 'purge': {
       let changed = 0;
       for (const key of command.keys) {
-        if (ownsKey(ownership, shard, key) || current(key) === undefined) continue;
+        const record = current(key);
+        const subject = record === undefined ? undefined : subjectKey(key, record);
+        if (subject === undefined || ownsKey(ownership, shard, subject)) continue;
         write(key, null);
         changed++;
       }
       return { shard, result: { op: 'shard', epoch: shard.epoch, changed } };
     }
   }
+}
+
+/** The client key a stored key stands for: itself, or the key a request-id record's write touched. */
+export function subjectKey(key: string, record: KvRecord): string | undefined {
+  return isResultKey(key) ? keyOfResult(record) : key;
 }

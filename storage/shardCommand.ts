@@ -2,11 +2,13 @@
 // kvCommand.ts in the same log and the same msgpack framing:
 //   {op:'ring', epoch, partitions}   adopt this key ring (ignored unless its epoch is newer)
 //   {op:'ingest', records}           copy in keys this partition does not own yet, with their revisions
-//   {op:'purge', keys}               delete keys this partition no longer owns
+//                                    (and the request-id records of writes to them: storage/requestIds.ts)
+//   {op:'purge', keys}               delete keys (and such records) this partition no longer owns
 // Apply never lets one of them touch a key the partition owns, so a stale or repeated one is harmless.
 
 import { KvCommand, KvCommandError, checkKey, checkValue, commandPackr, validateKvCommandFields } from './kvCommand';
 import { isValidRevisionPair } from './kvRecord';
+import { isResultKey } from './requestIds';
 
 /** A copied key: [key, value, revision, createRevision]. */
 export type IngestRecord = readonly [string, string, number, number];
@@ -80,7 +82,7 @@ function validateShard(fields: Map<unknown, unknown>): ShardCommand {
       return { op: 'ingest', records: list('records').map(validateRecord) };
     case 'purge':
       onlyFields(fields, ['op', 'keys']);
-      return { op: 'purge', keys: list('keys').map((key) => checkKey(key)) };
+      return { op: 'purge', keys: list('keys').map(checkMovableKey) };
     default:
       return bad('unknown shard op');
   }
@@ -90,5 +92,10 @@ function validateRecord(record: unknown): IngestRecord {
   if (!Array.isArray(record) || record.length !== 4) bad('an ingest record is [key, value, revision, createRevision]');
   const [key, value, revision, createRevision] = record as unknown[];
   if (!isValidRevisionPair(revision, createRevision)) bad('an ingest record needs revisions with 0 < createRevision <= revision');
-  return [checkKey(key), checkValue(value), revision, createRevision as number];
+  return [checkMovableKey(key), checkValue(value), revision, createRevision as number];
+}
+
+/** A client key, or a request-id record (they move with the key they wrote). */
+function checkMovableKey(key: unknown): string {
+  return typeof key === 'string' && isResultKey(key) ? key : checkKey(key);
 }

@@ -13,7 +13,7 @@
 // from another partition's history; then it rises so that every later write gets a higher revision than
 // any key copied in: a key's revision never goes backwards across a move.
 
-import { partitionMapOf } from '../actors/router/layout';
+import { PartitionMap, partitionMapOf } from '../actors/router/layout';
 import { StorageCorruptionError } from './errors';
 import { RESERVED_KEY_PREFIX } from './kvCommand';
 
@@ -38,8 +38,14 @@ export function initialShardState(ownership: Ownership | undefined): ShardState 
   return { epoch: 0, partitions: ownership?.initialPartitions ?? [], revisionBase: 0 };
 }
 
+/** Every command and read asks: the ring's map is found once per (immutable) shard state. */
+const maps = new WeakMap<ShardState, PartitionMap>();
+
 export function ownsKey(ownership: Ownership | undefined, shard: ShardState, key: string): boolean {
-  return ownership === undefined || partitionMapOf(shard.partitions).partitionOf(key) === ownership.partition;
+  if (ownership === undefined) return true;
+  let map = maps.get(shard);
+  if (map === undefined) maps.set(shard, (map = partitionMapOf(shard.partitions)));
+  return map.partitionOf(key) === ownership.partition;
 }
 
 export function encodeShardState(shard: ShardState): string {

@@ -193,7 +193,9 @@ function formatController(status: ClusterStatus): string {
   if (!controller) return 'controller: none answering (an election may be under way)';
   const work = controller.balanced ? 'nothing to do' : `${controller.changing} partition(s) changing`;
   const blocked = controller.blocked.length > 0 ? `; blocked: ${controller.blocked.map((entry) => entry.message).join('; ')}` : '';
-  return `controller: ${controller.node} (epoch ${controller.epoch}), ${work}${blocked}`;
+  const ring = controller.ring ? `\nkey ring: epoch ${controller.ring.epoch}, partitions ${controller.ring.partitions.join(' ')}` : '';
+  const reshard = controller.reshard ? ` (${controller.reshard.kind === 'create' ? 'creating' : 'deleting'} partition ${controller.reshard.partitionId}: ${controller.reshard.phase})` : '';
+  return `controller: ${controller.node} (epoch ${controller.epoch}), ${work}${blocked}${ring}${reshard}`;
 }
 
 /** Entries the replica is behind its leader's last index, as the leader reports it; "-" when unknown. */

@@ -8,6 +8,7 @@ import { ErrorCode as NatsErrorCode } from 'nats';
 import type { Subjects } from '../../bus/subjects';
 import { shardPackr } from '../../bus/shardWire';
 import { partitionMapOf } from '../router/layout';
+import { subjectKey } from '../../storage/shardApply';
 import type { ClusterState } from './clusterState';
 import type { AdvanceReshard } from './commands';
 import { KeyRing, nextRing, reshardRoles } from './reshard';
@@ -89,7 +90,10 @@ export class Resharder {
       const page = shardPackr.unpack(data) as { records: Record4[]; next: string | null };
       const byOwner = new Map<number, Record4[]>();
       for (const record of page.records) {
-        const owner = owners.partitionOf(record[0]);
+        // A request-id record goes where the key its write touched goes.
+        const key = subjectKey(record[0], { value: record[1], revision: record[2], createRevision: record[3] });
+        if (key === undefined) continue;
+        const owner = owners.partitionOf(key);
         byOwner.set(owner, [...(byOwner.get(owner) ?? []), record]);
       }
       for (const [owner, records] of byOwner) {

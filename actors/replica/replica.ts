@@ -10,20 +10,19 @@ import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, a
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import type { RaftMux } from '../../bus/raftMux';
-import { parseRequest, encodeError } from '../../bus/protocol';
 import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
-import { KvResult, ReplicaStore, encodeKvCommand } from '../../storage';
-import { KvCommandError, REQUEST_ID_PATTERN } from '../../storage/kvCommand';
+import { KvResult, ReplicaStore } from '../../storage';
+import { KvCommandError } from '../../storage/kvCommand';
 import { isMetadataPartition } from '../controller/metadataPartition';
-import { deadlineOf, isExpired } from '../../bus/deadline';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
-import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
+import { ClientRequests, respond, respondError } from './clientRequests';
 import { MembershipRequests } from './membershipRequests';
 import { handOverAtBirth } from './birthLeader';
+import { handLeadershipOver } from './leaderHandover';
 import { replicaStatus } from './replicaStatus';
-import { commandOf, isWrite } from './commands';
-import { ShardHost, handleShardRequest } from './shardRequests';
-import { SnapshotInbox, sendSnapshot, stateDigest } from './snapshotTransfer';
+import { handleShardRequest } from './shardRequests';
+import { LeadHost, proposeShardEntry, serveKvRequest, serveStaleRead } from './leadRequests';
+import { SnapshotInbox, answerDigest, sendSnapshot } from './snapshotTransfer';
 import { APPLY_FLUSH_DELAY_MS, hardStateToPersist, sendableBeforePersist } from './persistPolicy';
 
 export interface ReplicaOptions {
@@ -66,6 +65,7 @@ export class Replica {
   private readonly subjects: Subjects;
   private readonly leadSubjectPrefix: string;
   private readonly requests = new ClientRequests();
+  private readonly host: LeadHost;
   private readonly snapshotsSending = new Set<number>();
   private leadSubscription: Subscription | undefined;
   private readonly subscriptions: Subscription[] = [];
@@ -93,6 +93,7 @@ export class Replica {
     this.leadSubjectPrefix = `${this.subjects.partitionLead(options.partition)}.`;
     this.conf = store.stateMachine.confState();
     this.raft = this.makeRaft();
+    this.host = this.makeHost();
   }
 
   static async start(options: ReplicaOptions, context: ReplicaContext, onFatal: (error: unknown) => void): Promise<Replica> {
@@ -132,33 +133,30 @@ export class Replica {
       log: (line) => this.log(line),
     });
     this.subscriptions.push(
-      this.nc.subscribe(`${this.subjects.partitionRead(partition)}.get`, { queue: READ_QUEUE_GROUP, callback: (_, m) => this.guard(m, () => this.onStaleRead(m)) }),
+      this.nc.subscribe(`${this.subjects.partitionRead(partition)}.get`, { queue: READ_QUEUE_GROUP, callback: (_, m) => this.guard(m, () => serveStaleRead(this.host, m)) }),
       this.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
-      this.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void this.answerDigest(m) }),
+      this.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void answerDigest(m, this.store, { partition, replica, node: this.options.nodeId }) }),
     );
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }
 
   private transport!: RaftTransport;
 
-  /** What the resharding requests need (shardRequests.ts). */
-  private shardHostOf(): ShardHost {
+  /** What the request handlers need (leadRequests.ts, shardRequests.ts). */
+  private makeHost(): LeadHost {
     return {
+      partition: this.options.partition,
+      requests: this.requests,
       stateMachine: this.store.stateMachine,
-      propose: (data, message, encode) => {
-        const result = this.raft.propose(data);
-        if (!result.ok) return false;
-        this.requests.addShardEntry(result.index, result.term, message, encode);
-        this.wake();
-        return true;
-      },
+      raft: () => this.raft,
+      wake: () => this.wake(),
+      propose: (data, message, encode) => proposeShardEntry(this.host, data, message, encode),
       flushed: async () => {
         this.store.stateMachine.flushApplies();
         await this.applyTail;
       },
     };
   }
-
 
   // ---- stimuli -------------------------------------------------------------------------------------
 
@@ -199,46 +197,14 @@ export class Replica {
 
   /** Subjects are `<lead>.<op>`, or `<lead>.<op>.<requestId>` for a router's retryable write. */
   private onLeadRequest(message: Msg): void {
-    const [op, requestId, extra] = message.subject.slice(this.leadSubjectPrefix.length).split('.');
-    if (op === 'conf' && requestId === undefined) {
+    const [op, token, extra] = message.subject.slice(this.leadSubjectPrefix.length).split('.');
+    if (extra !== undefined) return respondError(message, 'BAD_REQUEST', `malformed subject ${message.subject}`);
+    if (op === 'conf' && token === undefined) {
       if (this.membership.handle(message, (change) => this.raft.proposeConfChange(change))) this.wake();
       return;
     }
-    if (op === 'shard' && extra === undefined) return void handleShardRequest(this.shardHostOf(), requestId, message);
-    if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
-    if (extra !== undefined || (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId))) {
-      return respondError(message, 'BAD_REQUEST', 'malformed request id');
-    }
-    const parsed = parseRequest(op, message.data);
-    if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
-    const request = parsed.request;
-    if (op !== 'get' && isExpired(deadlineOf(message))) return respondError(message, 'DEADLINE_EXCEEDED', 'the write arrived after its Cairn-Deadline; it was not applied');
-    // Writes are checked where it is decided, at apply (a retried write must first find its earlier result).
-    if (request.op === 'get') {
-      if (!this.store.stateMachine.owns(request.key)) return respondError(message, 'WRONG_PARTITION', `the key is not partition ${this.options.partition}'s`);
-      if (request.consistency === 'stale') return respond(message, encodeGet(this.store.stateMachine.get(request.key)));
-      const context = this.requests.newReadContext();
-      const result = this.raft.readIndex(context);
-      if (!result.ok) return respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
-      this.requests.addRead(context, request.key, message);
-    } else if (isWrite(request)) {
-      const command = commandOf(request);
-      if (requestId !== undefined) command.id = requestId;
-      const result = this.raft.propose(encodeKvCommand(command));
-      if (!result.ok) {
-        const code = result.code === 'PROPOSALS_FULL' ? 'UNAVAILABLE' : 'NOT_LEADER';
-        return respondError(message, code, `write refused: ${result.code}`, result.leader);
-      }
-      this.requests.addWrite(result.index, result.term, request, message);
-    }
-    this.wake();
-  }
-
-  private onStaleRead(message: Msg): void {
-    const parsed = parseRequest('get', message.data);
-    if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
-    if (!this.store.stateMachine.owns(parsed.request.key)) return respondError(message, 'WRONG_PARTITION', `the key is not partition ${this.options.partition}'s`);
-    respond(message, encodeGet(this.store.stateMachine.get(parsed.request.key)));
+    if (op === 'shard') return void handleShardRequest(this.host, token, message);
+    serveKvRequest(this.host, op, token, message);
   }
 
   // ---- the Ready loop ------------------------------------------------------------------------------
@@ -425,15 +391,6 @@ export class Replica {
   // ---- control ---------------------------------------------------------------------------------------
 
   /** A consistency check: the digest of the state machine as of its applied index (equal on every replica at one index). */
-  private async answerDigest(message: Msg): Promise<void> {
-    try {
-      const digest = await stateDigest(this.store);
-      respond(message, Buffer.from(JSON.stringify({ partition: this.options.partition, replica: this.options.replica, node: this.options.nodeId, ...digest })));
-    } catch (error) {
-      respondError(message, 'INTERNAL', `digest failed: ${String(error)}`);
-    }
-  }
-
   status(): ReplicaStatus {
     const { partition, replica, nodeId } = this.options;
     const local = { applied: this.store.stateMachine.applied(), snapshotsInstalled: this.snapshotsInstalled, stopped: this.stopped };
@@ -442,16 +399,8 @@ export class Replica {
 
 
   /** Hands leadership to the most caught-up other voter; resolves when it moved or after `timeoutMs`. */
-  async transferLeadership(timeoutMs: number, target?: number): Promise<boolean> {
-    if (this.raft.role !== Role.Leader) return true;
-    const candidates = this.raft.status().progress.filter((p) => this.conf.voters.includes(p.id) && (target === undefined || p.id === target));
-    candidates.sort((a, b) => b.match - a.match);
-    if (candidates.length === 0) return false;
-    this.raft.transferLeader(candidates[0].id);
-    this.wake();
-    const deadline = Date.now() + timeoutMs;
-    while (this.raft.role === Role.Leader && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
-    return this.raft.role !== Role.Leader;
+  transferLeadership(timeoutMs: number, target?: number): Promise<boolean> {
+    return handLeadershipOver({ raft: () => this.raft, voters: () => this.conf.voters, wake: () => this.wake() }, timeoutMs, target);
   }
 
   /** Clean shutdown: leadership handed over, queued writes durable, connection drained. */

@@ -6,6 +6,7 @@
 import { NatsConnection, Msg, Subscription } from 'nats';
 import { SnapshotMeta } from '../../actors/raft';
 import { ReplicaStore, SnapshotReceiver, decodeSnapshotFrame, encodeSnapshotFrame } from '../../storage';
+import { respond, respondError } from './clientRequests';
 
 const HEADER_BYTES = 12;
 const FRAME_TIMEOUT_MS = 10_000;
@@ -131,5 +132,15 @@ export class SnapshotInbox {
   async close(): Promise<void> {
     this.subscription.unsubscribe();
     await this.abort();
+  }
+}
+
+/** Answers a consistency check with the digest of the state machine as of its applied index. */
+export async function answerDigest(message: Msg, store: ReplicaStore, identity: { partition: number; replica: number; node: string }): Promise<void> {
+  try {
+    const digest = await stateDigest(store);
+    respond(message, Buffer.from(JSON.stringify({ ...identity, ...digest })));
+  } catch (error) {
+    respondError(message, 'INTERNAL', `digest failed: ${String(error)}`);
   }
 }

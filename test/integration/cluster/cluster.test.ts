@@ -68,10 +68,13 @@ describe('a three-node cluster of supervisor processes', function () {
     const map = new PartitionMap(4);
     const stray = Array.from({ length: 100 }, (_, i) => `stray-${i}`).find((key) => map.partitionOf(key) !== 0)!;
     const reply = await cluster.nc.request('cairn.part.0.lead.put', Buffer.from(JSON.stringify({ key: stray, value: 'x' })), { timeout: 5000 });
-    expect(JSON.parse(Buffer.from(reply.data).toString()).error.code).to.equal('BAD_REQUEST');
+    expect(JSON.parse(Buffer.from(reply.data).toString()).error.code).to.equal('WRONG_PARTITION');
+    const read = await cluster.nc.request('cairn.part.0.lead.get', Buffer.from(JSON.stringify({ key: stray })), { timeout: 5000 });
+    expect(JSON.parse(Buffer.from(read.data).toString()).error.code).to.equal('WRONG_PARTITION');
     expect((await cluster.kv.get(stray)).value).to.equal(null);
     const direct = await KvClient.direct(cluster.nc);
     await direct.put(stray, 'routed by the client');
+    direct.close();
     expect((await cluster.kv.get(stray)).value, 'a cluster-aware client and the routers agree').to.equal('routed by the client');
   });
 

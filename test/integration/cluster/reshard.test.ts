@@ -59,7 +59,10 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     const viaDirect = startWriter(cluster, 'create-d', { kv: direct });
     await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
     const reader = startReader(cluster.kv, [viaRouters, viaDirect]);
+    await cluster.until(() => reader.reads > 0, 10_000, 'reads before the reshard');
+    const readsBefore = reader.reads;
     const run = await cairn(['partitions', 'create', ...nats]);
+    expect(reader.reads, 'reads while the keys moved').to.be.greaterThan(readsBefore);
     expect(run, run.stderr).to.include({ code: 0 });
     expect(run.stdout).to.match(/^partition 3 created: it serves its share of the keys \(key ring epoch 1, 4 partitions\)\n$/);
     expect(run.stderr).to.contain('copy: ').and.contain('switch: ');
@@ -69,7 +72,6 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     expect(viaRouters.errors, 'writes via routers').to.deep.equal([]);
     expect(viaDirect.errors, 'writes by the cluster-aware client').to.deep.equal([]);
     expect(reader.errors, 'reads').to.deep.equal([]);
-    expect(reader.reads).to.be.greaterThan(100);
 
     // Every acknowledged write is readable, and the keys the new ring gives to p3 live there and only there.
     const ring = new PartitionMap([0, 1, 2, 3]);
@@ -113,5 +115,35 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     const again = await cairn(['partitions', 'delete', '1', ...nats]);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.match(/PARTITION_UNKNOWN: no partition 1 serves keys/);
+  });
+
+  it('kill -9 of the active controller\'s node mid-reshard: another controller finishes it, every acknowledged key reads back', async () => {
+    const keys = Array.from({ length: 10_000 }, (_, i) => `bulk-${i}`);
+    for (let start = 0; start < keys.length; start += 200) await Promise.all(keys.slice(start, start + 200).map((key) => direct.put(key, `v-${key}`)));
+    const creating = cairn(['partitions', 'create', ...nats]);
+    let victim: string | undefined;
+    await cluster.until(async () => {
+      const reply = await cluster.nc.request('cairn.ctl.controller', Buffer.from('{"op":"state"}'), { timeout: 1_000 });
+      const view = JSON.parse(Buffer.from(reply.data).toString()) as { controller: string; reshard: { phase: string } | null };
+      if (view.reshard === null) return false;
+      victim = view.controller;
+      return true;
+    }, 20_000, 'the reshard to start');
+    await cluster.kill(victim!, 'SIGKILL');
+    const run = await creating;
+    expect(run, run.stderr).to.include({ code: 0 });
+    expect(run.stdout).to.match(/^partition 4 created/);
+    const status = await cluster.status();
+    expect(status.controller?.node).to.not.equal(victim);
+    expect(status.controller?.ring).to.deep.equal({ epoch: 3, partitions: [0, 2, 3, 4] });
+    const ring = new PartitionMap([0, 2, 3, 4]);
+    let onNew = 0;
+    for (let start = 0; start < keys.length; start += 200) {
+      const values = await Promise.all(keys.slice(start, start + 200).map((key) => cluster.kv.get(key)));
+      values.forEach((read, offset) => expect(read.value, keys[start + offset]).to.equal(`v-${keys[start + offset]}`));
+    }
+    for (const key of keys.slice(0, 500)) if (ring.partitionOf(key) === 4 && (await directGet(cluster, 4, key)).value === `v-${key}`) onNew++;
+    expect(onNew, 'keys served by the new partition').to.be.greaterThan(50);
+    await cluster.restart(victim!);
   });
 });

@@ -47,6 +47,13 @@ describe('supervisor/clientCommands formatStatus', () => {
     expect(text).to.match(/\nmeta +r2@n2 t3 +2 +n1 +leader/);
   });
 
+  it('shows the key ring and the reshard in progress', () => {
+    const controller = { node: 'n1', epoch: 20, changing: 1, balanced: false, blocked: [], nodes: [], ring: { epoch: 2, partitions: [0, 2, 3] } };
+    const text = formatStatus({ ...SAMPLE_STATUS, controller: { ...controller, reshard: { kind: 'create', partitionId: 4, phase: 'copy' } } });
+    expect(text).to.contain('\nkey ring: epoch 2, partitions 0 2 3 (creating partition 4: copy)\n');
+    expect(formatStatus({ ...SAMPLE_STATUS, controller: { ...controller, reshard: null } })).to.contain('\nkey ring: epoch 2, partitions 0 2 3\n');
+  });
+
   it('recognizes the status shape', () => {
     expect(isClusterStatus(SAMPLE_STATUS)).to.equal(true);
     expect(isClusterStatus({ keys: 0, revision: 2 })).to.equal(false);

@@ -1,0 +1,73 @@
+// The client requests a partition leader serves on `<lead>.<op>` (or `<lead>.<op>.<requestId>` for a
+// router's retryable write) and the stale reads any replica serves on `<read>.get`. Writes become
+// proposals answered when they apply; linearizable reads wait for their ReadIndex (clientRequests.ts).
+
+import type { Msg } from 'nats';
+import type { Raft } from '../raft';
+import { deadlineOf, isExpired } from '../../bus/deadline';
+import { encodeError, parseRequest } from '../../bus/protocol';
+import { KvResult, KvStateMachine, encodeKvCommand } from '../../storage';
+import { REQUEST_ID_PATTERN } from '../../storage/kvCommand';
+import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
+import { commandOf, isWrite } from './commands';
+import type { ShardHost } from './shardRequests';
+
+/** What a replica lends its request handlers. */
+export interface LeadHost extends ShardHost {
+  readonly partition: number;
+  readonly requests: ClientRequests;
+  /** The current core (a snapshot install replaces it). */
+  raft(): Raft;
+  wake(): void;
+}
+
+export function serveKvRequest(host: LeadHost, op: string, requestId: string | undefined, message: Msg): void {
+  if (op !== 'put' && op !== 'get' && op !== 'del' && op !== 'cas') return respondError(message, 'BAD_REQUEST', `unknown operation ${op}`);
+  if (requestId !== undefined && !REQUEST_ID_PATTERN.test(requestId)) return respondError(message, 'BAD_REQUEST', 'malformed request id');
+  const parsed = parseRequest(op, message.data);
+  if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
+  const request = parsed.request;
+  if (op !== 'get' && isExpired(deadlineOf(message))) return respondError(message, 'DEADLINE_EXCEEDED', 'the write arrived after its Cairn-Deadline; it was not applied');
+  const raft = host.raft();
+  // Writes are checked where it is decided, at apply (a retried write must first find its earlier result).
+  if (request.op === 'get') {
+    if (!host.stateMachine.owns(request.key)) return refuseKey(host, message);
+    if (request.consistency === 'stale') return respond(message, encodeGet(host.stateMachine.get(request.key)));
+    const context = host.requests.newReadContext();
+    const result = raft.readIndex(context);
+    if (!result.ok) return respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
+    host.requests.addRead(context, request.key, message);
+  } else if (isWrite(request)) {
+    const command = commandOf(request);
+    if (requestId !== undefined) command.id = requestId;
+    const result = raft.propose(encodeKvCommand(command));
+    if (!result.ok) {
+      const code = result.code === 'PROPOSALS_FULL' ? 'UNAVAILABLE' : 'NOT_LEADER';
+      return respondError(message, code, `write refused: ${result.code}`, result.leader);
+    }
+    host.requests.addWrite(result.index, result.term, request, message);
+  }
+  host.wake();
+}
+
+export function serveStaleRead(host: LeadHost, message: Msg): void {
+  const parsed = parseRequest('get', message.data);
+  if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
+  if (!host.stateMachine.owns(parsed.request.key)) return refuseKey(host, message);
+  respond(message, encodeGet(host.stateMachine.get(parsed.request.key)));
+}
+
+/** A proposal of a shard entry (shardRequests.ts), answered with `encode(result)` once it applies. */
+export function proposeShardEntry(host: LeadHost, data: Uint8Array, message: Msg, encode: (result: KvResult) => Uint8Array): boolean {
+  const result = host.raft().propose(data);
+  if (!result.ok) return false;
+  host.requests.addShardEntry(result.index, result.term, message, encode);
+  host.wake();
+  return true;
+}
+
+function refuseKey(host: LeadHost, message: Msg): void {
+  respondError(message, 'WRONG_PARTITION', `the key is not partition ${host.partition}'s`);
+}
+
+export type { KvStateMachine };
