@@ -60,6 +60,8 @@ export class Resharder {
     const { givers, receivers } = reshardRoles(state);
     switch (reshard.phase) {
       case 'fence':
+        // No key stops being served before every receiver has a leader to take it.
+        for (const partition of receivers) await this.request(partition, 'state', new Uint8Array(0));
         for (const partition of givers) await this.adopt(partition, ring!);
         return 'copy';
       case 'copy':

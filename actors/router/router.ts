@@ -34,6 +34,11 @@ const BACKOFF_MS_MIN = 5;
 const BACKOFF_MS_MAX = 100;
 /** An attempt that got no answer within this is retried (the leader may have died holding it). */
 const ATTEMPT_MS_MAX = 1_000;
+/**
+ * Requests waiting for a leader (or for a moving key) are bounded in time by the deadline and in count
+ * by this: past it a request that must wait is answered UNAVAILABLE at once, not queued without end.
+ */
+export const ROUTER_WAITING_MAX = 10_000;
 
 type Attempt = { kind: 'reply'; data: Uint8Array } | { kind: 'retry'; refreshRing?: boolean } | { kind: 'timeout' };
 
@@ -43,6 +48,8 @@ export class Router {
   private readonly deadlineMs: number;
   handled = 0;
   failures = 0;
+  /** Requests now waiting to retry. */
+  private waiting = 0;
   /** Unique per router start: request ids must never repeat across routers or restarts. */
   private readonly idPrefix = randomBytes(9).toString('base64url');
   private requestCount = 0;
@@ -134,8 +141,14 @@ export class Router {
     while (Date.now() < deadline) {
       last = await this.attempt(subjectOf(), data, Math.min(deadline - Date.now(), ATTEMPT_MS_MAX), headers);
       if (last.kind === 'reply') return last.data;
-      if (last.kind === 'retry' && last.refreshRing) await this.ring.refresh();
-      await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
+      if (this.waiting >= ROUTER_WAITING_MAX) return encodeError('UNAVAILABLE', `${ROUTER_WAITING_MAX} requests already wait in this router for a leader; try again`);
+      this.waiting++;
+      try {
+        if (last.kind === 'retry' && last.refreshRing) await this.ring.refresh();
+        await new Promise((resolve) => setTimeout(resolve, Math.min(backoffMs, Math.max(0, deadline - Date.now()))));
+      } finally {
+        this.waiting--;
+      }
       backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
     }
     const code: ErrorCode = last.kind === 'timeout' ? 'TIMEOUT' : 'UNAVAILABLE';

@@ -33,6 +33,28 @@ function startReader(kv: KvClient, writers: Writer[]): { errors: string[]; reads
   return { errors: state.errors, get reads() { return state.reads; }, stop: async () => { state.running = false; await loop; } };
 }
 
+/**
+ * Compare-and-set increments of shared counters: every increment acknowledged ok must be in the final
+ * value exactly once (no lost update, no write applied twice by a retry across a move).
+ */
+function startCounters(kv: KvClient, keys: string[], loops: number): { errors: string[]; increments: Map<string, number>; stop(): Promise<void> } {
+  const state = { errors: [] as string[], increments: new Map(keys.map((key) => [key, 0])), running: true };
+  const run = Array.from({ length: loops }, async (_, loop) => {
+    for (let i = 0; state.running; i++) {
+      const key = keys[(loop + i) % keys.length];
+      try {
+        const current = (await kv.get(key)).value;
+        const next = String(Number(current ?? '0') + 1);
+        const result = await kv.cas(key, next, { value: current });
+        if (result.ok) state.increments.set(key, state.increments.get(key)! + 1);
+      } catch (error) {
+        state.errors.push(`${key}: ${String(error)}`);
+      }
+    }
+  });
+  return { errors: state.errors, increments: state.increments, stop: async () => { state.running = false; await Promise.all(run); } };
+}
+
 async function directGet(cluster: CairnCluster, partition: number, key: string): Promise<{ value?: string | null; error?: { code: string } }> {
   const reply = await cluster.nc.request(`${subjects('cairn').partitionLead(partition)}.get`, Buffer.from(JSON.stringify({ key })), { timeout: 5_000 });
   return JSON.parse(Buffer.from(reply.data).toString()) as { value?: string | null; error?: { code: string } };
@@ -59,6 +81,11 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     const viaDirect = startWriter(cluster, 'create-d', { kv: direct });
     await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
     const reader = startReader(cluster.kv, [viaRouters, viaDirect]);
+    // Two counters that the new partition takes over, two that stay where they are.
+    const after = new PartitionMap([0, 1, 2, 3]);
+    const candidates = Array.from({ length: 400 }, (_, i) => `counter-${i}`);
+    const counterKeys = [...candidates.filter((key) => after.partitionOf(key) === 3).slice(0, 2), ...candidates.filter((key) => after.partitionOf(key) !== 3).slice(0, 2)];
+    const counters = startCounters(cluster.kv, counterKeys, 6);
     await cluster.until(() => reader.reads > 0, 10_000, 'reads before the reshard');
     const readsBefore = reader.reads;
     const run = await cairn(['partitions', 'create', ...nats]);
@@ -68,10 +95,12 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     expect(run.stderr).to.contain('copy: ').and.contain('switch: ');
     const countAtSwitch = viaRouters.count + viaDirect.count;
     await cluster.until(() => viaRouters.count + viaDirect.count > countAtSwitch + 200, 30_000, 'writes after the reshard');
-    await Promise.all([viaRouters.stop(), viaDirect.stop(), reader.stop()]);
+    await Promise.all([viaRouters.stop(), viaDirect.stop(), reader.stop(), counters.stop()]);
     expect(viaRouters.errors, 'writes via routers').to.deep.equal([]);
     expect(viaDirect.errors, 'writes by the cluster-aware client').to.deep.equal([]);
     expect(reader.errors, 'reads').to.deep.equal([]);
+    expect(counters.errors, 'compare-and-set increments').to.deep.equal([]);
+    for (const [key, increments] of counters.increments) expect(Number((await cluster.kv.get(key)).value), key).to.equal(increments).and.be.greaterThan(0);
 
     // Every acknowledged write is readable, and the keys the new ring gives to p3 live there and only there.
     const ring = new PartitionMap([0, 1, 2, 3]);
