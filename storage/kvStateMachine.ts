@@ -114,7 +114,7 @@ export class KvStateMachine {
       const subject = subjectKey(name, record);
       if (subject === undefined || this.owns(subject)) continue;
       records.push([name, record.value, record.revision, record.createRevision]);
-      bytes += name.length + record.value.length + 32;
+      bytes += Buffer.byteLength(name) + Buffer.byteLength(record.value) + 32;
     }
     return { records, next: undefined };
   }

@@ -30,6 +30,8 @@ export function applyShardCommand(
       return { shard: next, result: { op: 'shard', epoch: next.epoch, changed: 1 } };
     }
     case 'ingest': {
+      // The receiver adopts the ring after the copy: a copy for a ring it already has is late.
+      if (shard.epoch >= command.epoch) return { shard, result: { op: 'shard', epoch: shard.epoch, changed: 0 } };
       let changed = 0;
       let revisionMax = 0;
       for (const [key, value, revision, createRevision] of command.records) {
@@ -48,6 +50,8 @@ export function applyShardCommand(
       return { shard: next, result: { op: 'shard', epoch: shard.epoch, changed } };
     }
     case 'purge': {
+      // Only what was given away in the move to this very ring: a later move's keys are still to be copied.
+      if (shard.epoch !== command.epoch) return { shard, result: { op: 'shard', epoch: shard.epoch, changed: 0 } };
       let changed = 0;
       for (const key of command.keys) {
         const record = current(key);

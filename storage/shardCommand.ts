@@ -1,10 +1,13 @@
 // The entries that move keys between partitions (docs/resharding.md), next to the client commands of
 // kvCommand.ts in the same log and the same msgpack framing:
 //   {op:'ring', epoch, partitions}   adopt this key ring (ignored unless its epoch is newer)
-//   {op:'ingest', records}           copy in keys this partition does not own yet, with their revisions
-//                                    (and the request-id records of writes to them: storage/requestIds.ts)
-//   {op:'purge', keys}               delete keys (and such records) this partition no longer owns
-// Apply never lets one of them touch a key the partition owns, so a stale or repeated one is harmless.
+//   {op:'ingest', epoch, records}    copy in keys this partition does not own yet, with their revisions
+//                                    (and the request-id records of writes to them: storage/requestIds.ts),
+//                                    for the move to ring `epoch` (ignored once that ring is adopted)
+//   {op:'purge', epoch, keys}        delete keys (and such records) this partition gave away in the move
+//                                    to ring `epoch` (ignored unless that is its ring)
+// Apply never lets one of them touch a key the partition owns, and the epochs keep a request that a
+// deposed controller sent late from reaching into a later move: a stale or repeated one is harmless.
 
 import { KvCommand, KvCommandError, checkKey, checkValue, commandPackr, validateKvCommandFields } from './kvCommand';
 import { isValidRevisionPair } from './kvRecord';
@@ -15,8 +18,8 @@ export type IngestRecord = readonly [string, string, number, number];
 
 export type ShardCommand =
   | { op: 'ring'; epoch: number; partitions: number[] }
-  | { op: 'ingest'; records: IngestRecord[] }
-  | { op: 'purge'; keys: string[] };
+  | { op: 'ingest'; epoch: number; records: IngestRecord[] }
+  | { op: 'purge'; epoch: number; keys: string[] };
 
 export type EntryCommand = KvCommand | ShardCommand;
 
@@ -70,19 +73,21 @@ function validateShard(fields: Map<unknown, unknown>): ShardCommand {
     if (!Array.isArray(value) || value.length > SHARD_BATCH_MAX) bad(`${name} must be an array of at most ${SHARD_BATCH_MAX}`);
     return value as unknown[];
   };
+  const epochOf = (): number => {
+    const epoch = fields.get('epoch');
+    if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) bad('epoch must be a positive integer');
+    return epoch;
+  };
   switch (fields.get('op')) {
-    case 'ring': {
+    case 'ring':
       onlyFields(fields, ['op', 'epoch', 'partitions']);
-      const epoch = fields.get('epoch');
-      if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) bad('epoch must be a positive integer');
-      return { op: 'ring', epoch, partitions: validateRing(fields.get('partitions')) };
-    }
+      return { op: 'ring', epoch: epochOf(), partitions: validateRing(fields.get('partitions')) };
     case 'ingest':
-      onlyFields(fields, ['op', 'records']);
-      return { op: 'ingest', records: list('records').map(validateRecord) };
+      onlyFields(fields, ['op', 'epoch', 'records']);
+      return { op: 'ingest', epoch: epochOf(), records: list('records').map(validateRecord) };
     case 'purge':
-      onlyFields(fields, ['op', 'keys']);
-      return { op: 'purge', keys: list('keys').map(checkMovableKey) };
+      onlyFields(fields, ['op', 'epoch', 'keys']);
+      return { op: 'purge', epoch: epochOf(), keys: list('keys').map(checkMovableKey) };
     default:
       return bad('unknown shard op');
   }

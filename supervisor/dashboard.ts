@@ -188,6 +188,8 @@ const SCRIPT = `
     replaceRows($('nodes'), nodeRows);
     $('controller').textContent = controller
       ? 'controller: ' + controller.node + ' (epoch ' + controller.epoch + '), ' + (controller.balanced ? 'nothing to do' : controller.changing + ' partition(s) changing')
+        + (controller.ring ? '; key ring epoch ' + controller.ring.epoch + ': partitions ' + controller.ring.partitions.join(' ') : '')
+        + (controller.reshard ? '; ' + (controller.reshard.kind === 'create' ? 'creating' : 'deleting') + ' partition ' + controller.reshard.partitionId + ' (' + controller.reshard.phase + ')' : '')
       : 'controller: none answering';
     var rows = [];
     var healthy = 0;

@@ -18,6 +18,7 @@
 
 import type { NatsConnection } from 'nats';
 import { subjects } from '../bus/subjects';
+import { NODE_ID_PATTERN } from '../actors/controller/commands';
 import type { AdminResult } from '../actors/replica/host';
 import type { ActorHost } from './actorHost';
 
@@ -41,10 +42,12 @@ export interface ReplicaBootstrap {
 function parseBootstrap(request: Record<string, unknown>): ReplicaBootstrap | undefined | Refusal {
   const { voters, nodes } = request;
   if (voters === undefined && nodes === undefined) return undefined;
-  if (!Array.isArray(voters) || voters.length === 0 || voters.length > 7 || !voters.every((id) => Number.isSafeInteger(id) && id > 0)) return bad('add: "voters" must list 1..7 positive replica ids');
+  if (!Array.isArray(voters) || voters.length === 0 || voters.length > 7 || !voters.every((id) => Number.isSafeInteger(id) && id > 0) || new Set(voters).size !== voters.length) {
+    return bad('add: "voters" must list 1..7 distinct positive replica ids');
+  }
   if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) return bad('add: "nodes" must map replica ids to node ids');
   const entries = Object.entries(nodes as Record<string, unknown>);
-  if (entries.length > 16 || !entries.every(([id, node]) => /^[1-9][0-9]{0,9}$/.test(id) && typeof node === 'string' && node.length > 0)) return bad('add: "nodes" must map replica ids to node ids');
+  if (entries.length > 16 || !entries.every(([id, node]) => /^[1-9][0-9]{0,9}$/.test(id) && typeof node === 'string' && NODE_ID_PATTERN.test(node))) return bad('add: "nodes" must map replica ids to node ids');
   return { voters: voters as number[], nodes: Object.fromEntries(entries) as Record<string, string> };
 }
 

@@ -22,7 +22,7 @@ import {
   validateCommand,
 } from './commands';
 import { Result, refuse } from './result';
-import { ReshardRecord, checkAdvance, checkBegin, keyRing } from './reshard';
+import { ReshardRecord, checkAdvance, checkBegin } from './reshard';
 
 export interface NodeRecord {
   readonly id: string;
@@ -375,7 +375,6 @@ export function checkInvariants(state: ClusterState): string | undefined {
   if (state.reshard !== null && !state.partitions.has(state.reshard.partitionId) && !(state.reshard.kind === 'delete' && state.reshard.phase === 'purge')) {
     return `reshard of partition ${state.reshard.partitionId}, which does not exist`;
   }
-  if (keyRing(state).partitions.length === 0 && state.partitions.size > 0 && [...state.partitions.keys()].some((id) => id < 65535)) return 'no partition serves keys';
   for (const [id, node] of state.nodes) if (id !== node.id) return `node keyed ${id} has id ${node.id}`;
   for (const [id, partition] of state.partitions) {
     if (id !== partition.id) return `partition keyed ${id} has id ${partition.id}`;

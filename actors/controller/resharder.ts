@@ -65,15 +65,14 @@ export class Resharder {
         for (const partition of givers) await this.adopt(partition, ring!);
         return 'copy';
       case 'copy':
-        // A receiver first drops keys it does not own: leftovers of an earlier reshard or of a copy cut short.
-        for (const partition of receivers) await this.purge(partition);
+        // Givers' moving keys are frozen, so a copy run again (a controller died) copies the same values.
         for (const partition of givers) await this.copyOut(partition, ring!);
         return 'adopt';
       case 'adopt':
         for (const partition of receivers) await this.adopt(partition, ring!);
         return 'purge';
       case 'purge':
-        for (const partition of givers) if (state.partitions.has(partition)) await this.purge(partition);
+        for (const partition of givers) if (state.partitions.has(partition)) await this.purge(partition, state.ringEpoch);
         return 'done';
     }
   }
@@ -100,7 +99,7 @@ export class Resharder {
       }
       for (const [owner, records] of byOwner) {
         for (let start = 0; start < records.length; start += INGEST_RECORDS_MAX) {
-          await this.request(owner, 'ingest', shardPackr.pack({ records: records.slice(start, start + INGEST_RECORDS_MAX) }));
+          await this.request(owner, 'ingest', shardPackr.pack({ epoch: ring.epoch, records: records.slice(start, start + INGEST_RECORDS_MAX) }));
         }
       }
       copied += page.records.length;
@@ -109,11 +108,11 @@ export class Resharder {
     this.context.log(`reshard: copied ${copied} keys out of partition ${partition}`);
   }
 
-  /** Deletes, page by page, every key `partition` holds and does not own. */
-  private async purge(partition: number): Promise<void> {
+  /** Deletes, page by page, every key `partition` gave away in the move to ring `epoch`. */
+  private async purge(partition: number, epoch: number): Promise<void> {
     let after: string | null = null;
     do {
-      const reply = JSON.parse(Buffer.from(await this.request(partition, 'purge', Buffer.from(JSON.stringify({ after })))).toString()) as { next: string | null };
+      const reply = JSON.parse(Buffer.from(await this.request(partition, 'purge', Buffer.from(JSON.stringify({ epoch, after })))).toString()) as { next: string | null };
       after = reply.next;
     } while (after !== null);
   }

@@ -4,8 +4,9 @@
 //   adopt  {"epoch":E,"partitions":[..]}  propose the ring; reply {"ok":true,"epoch":E'} once applied
 //   export {"epoch":E,"after":K|null}     keys this partition does not own (it must have adopted ring E):
 //                                         msgpack {"records":[[key,value,revision,createRevision]..],"next":K|null}
-//   ingest msgpack {"records":[..]}       propose the copy; reply {"ok":true,"changed":N} once applied
-//   purge  {"after":K|null}               delete the next keys it does not own; {"ok":true,"purged":N,"next":K|null}
+//   ingest msgpack {"epoch":E,"records":[..]}  propose the copy for ring E; {"ok":true,"changed":N} once applied
+//   purge  {"epoch":E,"after":K|null}     delete the next keys it gave away in the move to ring E (its
+//                                         ring); {"ok":true,"purged":N,"next":K|null}
 //   state  {}                             {"ok":true,"epoch":E,"partitions":[..],"revisionBase":B}
 //
 // Export and purge scan the durable state: keys a partition no longer owns cannot change after its ring
@@ -44,8 +45,8 @@ export async function handleShardRequest(host: ShardHost, op: string | undefined
       case 'export':
         return await exportKeys(host, json(message), message);
       case 'ingest': {
-        const body = packr.unpack(message.data) as { records?: unknown };
-        const command = { op: 'ingest', records: body?.records } as ShardCommand;
+        const body = packr.unpack(message.data) as { epoch?: unknown; records?: unknown };
+        const command = { op: 'ingest', epoch: body?.epoch, records: body?.records } as ShardCommand;
         return proposeOrRefuse(host, command, message, (result) => (result.op === 'shard' ? reply({ ok: true, changed: result.changed }) : unexpected(result)));
       }
       case 'purge':
@@ -74,13 +75,15 @@ async function exportKeys(host: ShardHost, body: Record<string, unknown>, messag
 }
 
 async function purge(host: ShardHost, body: Record<string, unknown>, message: Msg): Promise<void> {
-  const { after } = body;
-  if (after !== null && after !== undefined && typeof after !== 'string') return refuse(message, 'BAD_REQUEST', 'purge needs "after" (a key or null)');
+  const { epoch, after } = body;
+  if (typeof epoch !== 'number' || (after !== null && after !== undefined && typeof after !== 'string')) return refuse(message, 'BAD_REQUEST', 'purge needs "epoch" and "after" (a key or null)');
+  const adopted = host.stateMachine.shardState().epoch;
+  if (adopted !== epoch) return refuse(message, 'BAD_REQUEST', `ring epoch ${epoch} is not this partition's ring (${adopted}); nothing purged`);
   await host.flushed();
   const scan = host.stateMachine.scanUnowned(after ?? undefined, PURGE_KEYS_MAX, Infinity);
   const next = scan.next ?? null;
   if (scan.records.length === 0) return respond(message, reply({ ok: true, purged: 0, next }));
-  const command: ShardCommand = { op: 'purge', keys: scan.records.map(([key]) => key) };
+  const command: ShardCommand = { op: 'purge', epoch, keys: scan.records.map(([key]) => key) };
   proposeOrRefuse(host, command, message, (result) => (result.op === 'shard' ? reply({ ok: true, purged: result.changed, next }) : unexpected(result)));
 }
 

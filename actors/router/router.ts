@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect, ErrorCode as NatsErrorCode, Msg, MsgHdrs, NatsConnection, Subscription } from 'nats';
 import { CLOCK_SKEW_ALLOWANCE_MS, deadlineHeaders, deadlineOf, isExpired } from '../../bus/deadline';
-import { ErrorCode, encodeError, parseRequest, Operation } from '../../bus/protocol';
+import { encodeError, parseRequest, Operation } from '../../bus/protocol';
 import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { PartitionMap } from './layout';
 import { gatherClusterStatus } from './clusterStatus';
@@ -151,8 +151,9 @@ export class Router {
       }
       backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
     }
-    const code: ErrorCode = last.kind === 'timeout' ? 'TIMEOUT' : 'UNAVAILABLE';
-    return encodeError(code, last.kind === 'timeout' ? 'the partition leader did not answer in time; the write may or may not have been applied' : 'no leader for the partition within the deadline');
+    if (last.kind === 'timeout') return encodeError('TIMEOUT', 'the partition leader did not answer in time; the write may or may not have been applied');
+    const moving = last.kind === 'retry' && last.refreshRing === true;
+    return encodeError('UNAVAILABLE', moving ? 'the key\'s partition did not serve it within the deadline (no leader, or the key is moving between partitions)' : 'no leader for the partition within the deadline');
   }
 
   private async attempt(subject: string, data: Uint8Array, timeoutMs: number, headers: MsgHdrs | undefined): Promise<Attempt> {

@@ -46,7 +46,7 @@ describe('storage: a request id moves with its key (exactly-once across a reshar
     const exported = giver.stateMachine.scanUnowned(undefined, 1_000, Infinity);
     expect(exported.next).to.equal(undefined);
     expect(exported.records.map(([name]) => name)).to.include(key).and.have.length.greaterThan(1);
-    await apply(receiver, [shard({ op: 'ingest', records: exported.records }), shard({ op: 'ring', epoch: 1, partitions: [0, 1] })]);
+    await apply(receiver, [shard({ op: 'ingest', epoch: 1, records: exported.records }), shard({ op: 'ring', epoch: 1, partitions: [0, 1] })]);
 
     expect((await apply(receiver, [kv({ op: 'put', key, value: 'once', id: 'req-1' })]))[0], 'the retry at the new partition').to.deep.equal(first);
     expect(receiver.stateMachine.get(key)).to.deep.include({ value: 'once', revision: (first as { revision: number }).revision });
@@ -55,7 +55,7 @@ describe('storage: a request id moves with its key (exactly-once across a reshar
 
     // The giver's purge takes the moved key and its request-id record away.
     const leftovers = giver.stateMachine.scanUnowned(undefined, 1_000, Infinity).records.map(([name]) => name);
-    await apply(giver, [shard({ op: 'purge', keys: leftovers })]);
+    await apply(giver, [shard({ op: 'purge', epoch: 1, keys: leftovers })]);
     expect(giver.stateMachine.scanUnowned(undefined, 1_000, Infinity).records).to.deep.equal([]);
     expect(giver.stateMachine.get(key)).to.equal(undefined);
   });

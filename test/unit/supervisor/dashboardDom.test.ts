@@ -127,6 +127,14 @@ describe('supervisor/dashboard in a fake DOM', () => {
     expect(page.element('p99').text()).to.equal('<= 5 ms');
   });
 
+  it('shows the key ring and a reshard in progress on the controller line', async () => {
+    const controller = { node: 'n1', epoch: 9, changing: 1, balanced: false, blocked: [], nodes: [], ring: { epoch: 2, partitions: [0, 2, 5] }, reshard: { kind: 'delete', partitionId: 2, phase: 'copy' } };
+    const page = fakePage(({ url }) => ({ status: 200, body: url === '/metrics' ? '' : JSON.stringify({ ...SAMPLE_STATUS, controller }) }));
+    page.documentListeners.get('DOMContentLoaded')!();
+    await settle();
+    expect(page.element('controller').text()).to.equal('controller: n1 (epoch 9), 1 partition(s) changing; key ring epoch 2: partitions 0 2 5; deleting partition 2 (copy)');
+  });
+
   it('shows a failed update and keeps polling', async () => {
     const page = fakePage(({ url }) =>
       url === '/cluster/status' ? { status: 503, body: '{"error":{"code":"UNAVAILABLE","message":"no router"}}' } : { status: 200, body: '' },

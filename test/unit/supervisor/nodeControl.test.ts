@@ -34,4 +34,37 @@ describe('supervisor/nodeControl: the node control subject refuses malformed com
     expect(refusal({ command: 'add', partition: 1, replica: 0 })).to.match(/add needs "replica"/);
     expect(refusal({ command: 'remove' })).to.match(/remove needs "partition"/);
   });
+
+  describe('add with the first membership of a partition created later (voters and nodes)', () => {
+    const nodes = { 1: 'n0', 2: 'n1', 3: 'n2' };
+
+    it('accepts voters and nodes together as the replica\'s bootstrap', () => {
+      expect(parseNodeCommand({ command: 'add', partition: 4, replica: 2, voters: [1, 2, 3], nodes }, has)).to.deep.equal({
+        ok: true,
+        command: { command: 'add', partition: 4, replica: 2, bootstrap: { voters: [1, 2, 3], nodes: { 1: 'n0', 2: 'n1', 3: 'n2' } } },
+      });
+      expect(parseNodeCommand({ command: 'add', partition: 4, replica: 1, voters: [1], nodes: { 1: 'n5' } }, has)).to.deep.equal({
+        ok: true,
+        command: { command: 'add', partition: 4, replica: 1, bootstrap: { voters: [1], nodes: { 1: 'n5' } } },
+      });
+    });
+
+    it('refuses one without the other', () => {
+      expect(refusal({ command: 'add', partition: 4, replica: 1, voters: [1, 2, 3] })).to.match(/^BAD_REQUEST: add: "nodes"/);
+      expect(refusal({ command: 'add', partition: 4, replica: 1, nodes })).to.match(/^BAD_REQUEST: add: "voters"/);
+    });
+
+    it('refuses voters that are not 1..7 distinct positive replica ids', () => {
+      for (const voters of [[], [0], [-1], [1.5], ['1'], [1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 2], 3, null, { 1: 1 }]) {
+        expect(refusal({ command: 'add', partition: 4, replica: 1, voters, nodes }), JSON.stringify(voters)).to.match(/^BAD_REQUEST: add: "voters"/);
+      }
+    });
+
+    it('refuses nodes that do not map replica ids to node ids', () => {
+      const seventeen = Object.fromEntries(Array.from({ length: 17 }, (_, index) => [String(index + 1), `n${index}`]));
+      for (const bad of [null, ['n0', 'n1'], 'n0', { 0: 'n0' }, { a: 'n0' }, { '01': 'n0' }, { 1: '' }, { 1: 'a b' }, { 1: '.n0' }, { 1: 5 }, { 1: null }, seventeen]) {
+        expect(refusal({ command: 'add', partition: 4, replica: 1, voters: [1], nodes: bad }), JSON.stringify(bad)).to.match(/^BAD_REQUEST: add: "nodes"/);
+      }
+    });
+  });
 });
