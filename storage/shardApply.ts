@@ -33,7 +33,8 @@ export function applyShardCommand(
       // The receiver adopts the ring after the copy: a copy for a ring it already has is late.
       if (shard.epoch >= command.epoch) return { shard, result: { op: 'shard', epoch: shard.epoch, changed: 0 } };
       let changed = 0;
-      let revisionMax = 0;
+      // A key deleted in the giver is not copied; its delete's revision is below the giver's floor.
+      let revisionMax = command.floor ?? 0;
       for (const [key, value, revision, createRevision] of command.records) {
         const record = { value, revision, createRevision };
         const subject = subjectKey(key, record);

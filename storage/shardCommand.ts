@@ -1,9 +1,11 @@
 // The entries that move keys between partitions (docs/resharding.md), next to the client commands of
 // kvCommand.ts in the same log and the same msgpack framing:
 //   {op:'ring', epoch, partitions}   adopt this key ring (ignored unless its epoch is newer)
-//   {op:'ingest', epoch, records}    copy in keys this partition does not own yet, with their revisions
+//   {op:'ingest', epoch, records, floor}
+//                                    copy in keys this partition does not own yet, with their revisions
 //                                    (and the request-id records of writes to them: storage/requestIds.ts),
-//                                    for the move to ring `epoch` (ignored once that ring is adopted)
+//                                    for the move to ring `epoch` (ignored once that ring is adopted); later
+//                                    writes get revisions above `floor` (the giver's highest, deletes included)
 //   {op:'purge', epoch, keys}        delete keys (and such records) this partition gave away in the move
 //                                    to ring `epoch` (ignored unless that is its ring)
 // Apply never lets one of them touch a key the partition owns, and the epochs keep a request that a
@@ -18,7 +20,7 @@ export type IngestRecord = readonly [string, string, number, number];
 
 export type ShardCommand =
   | { op: 'ring'; epoch: number; partitions: number[] }
-  | { op: 'ingest'; epoch: number; records: IngestRecord[] }
+  | { op: 'ingest'; epoch: number; records: IngestRecord[]; floor?: number }
   | { op: 'purge'; epoch: number; keys: string[] };
 
 export type EntryCommand = KvCommand | ShardCommand;
@@ -82,9 +84,12 @@ function validateShard(fields: Map<unknown, unknown>): ShardCommand {
     case 'ring':
       onlyFields(fields, ['op', 'epoch', 'partitions']);
       return { op: 'ring', epoch: epochOf(), partitions: validateRing(fields.get('partitions')) };
-    case 'ingest':
-      onlyFields(fields, ['op', 'epoch', 'records']);
-      return { op: 'ingest', epoch: epochOf(), records: list('records').map(validateRecord) };
+    case 'ingest': {
+      onlyFields(fields, ['op', 'epoch', 'records', 'floor']);
+      const floor = fields.get('floor');
+      if (floor !== undefined && (typeof floor !== 'number' || !Number.isSafeInteger(floor) || floor < 0)) bad('floor must be a non-negative integer');
+      return { op: 'ingest', epoch: epochOf(), records: list('records').map(validateRecord), ...(floor === undefined ? {} : { floor }) };
+    }
     case 'purge':
       onlyFields(fields, ['op', 'epoch', 'keys']);
       return { op: 'purge', epoch: epochOf(), keys: list('keys').map(checkMovableKey) };

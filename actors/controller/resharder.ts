@@ -66,7 +66,7 @@ export class Resharder {
         return 'copy';
       case 'copy':
         // Givers' moving keys are frozen, so a copy run again (a controller died) copies the same values.
-        for (const partition of givers) await this.copyOut(partition, ring!);
+        for (const partition of givers) await this.copyOut(partition, ring!, receivers);
         return 'adopt';
       case 'adopt':
         for (const partition of receivers) await this.adopt(partition, ring!);
@@ -81,9 +81,14 @@ export class Resharder {
     await this.request(partition, 'adopt', Buffer.from(JSON.stringify({ epoch: ring.epoch, partitions: ring.partitions })));
   }
 
-  /** Copies every key `partition` gave away into the partition that owns it under `ring`. */
-  private async copyOut(partition: number, ring: KeyRing): Promise<void> {
+  /**
+   * Copies every key `partition` gave away into the partition that owns it under `ring`, and raises every
+   * receiver's revisions above the giver's, so that no key's revision goes back (its delete included).
+   */
+  private async copyOut(partition: number, ring: KeyRing, receivers: readonly number[]): Promise<void> {
     const owners = partitionMapOf(ring.partitions);
+    const state = JSON.parse(Buffer.from(await this.request(partition, 'state', new Uint8Array(0))).toString()) as { revisionHigh: number };
+    for (const receiver of receivers) await this.request(receiver, 'ingest', shardPackr.pack({ epoch: ring.epoch, records: [], floor: state.revisionHigh }));
     let after: string | null = null;
     let copied = 0;
     do {

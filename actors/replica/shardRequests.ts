@@ -7,7 +7,8 @@
 //   ingest msgpack {"epoch":E,"records":[..]}  propose the copy for ring E; {"ok":true,"changed":N} once applied
 //   purge  {"epoch":E,"after":K|null}     delete the next keys it gave away in the move to ring E (its
 //                                         ring); {"ok":true,"purged":N,"next":K|null}
-//   state  {}                             {"ok":true,"epoch":E,"partitions":[..],"revisionBase":B}
+//   state  {}                             {"ok":true,"epoch":E,"partitions":[..],"revisionBase":B,"revisionHigh":H}
+//                                         H: above every revision this partition has handed out
 //
 // Export and purge scan the durable state: keys a partition no longer owns cannot change after its ring
 // entry, so a scan after that entry is durable sees their final values.
@@ -45,15 +46,16 @@ export async function handleShardRequest(host: ShardHost, op: string | undefined
       case 'export':
         return await exportKeys(host, json(message), message);
       case 'ingest': {
-        const body = packr.unpack(message.data) as { epoch?: unknown; records?: unknown };
-        const command = { op: 'ingest', epoch: body?.epoch, records: body?.records } as ShardCommand;
+        const body = packr.unpack(message.data) as { epoch?: unknown; records?: unknown; floor?: unknown };
+        const command = { op: 'ingest', epoch: body?.epoch, records: body?.records, ...(body?.floor === undefined ? {} : { floor: body.floor }) } as ShardCommand;
         return proposeOrRefuse(host, command, message, (result) => (result.op === 'shard' ? reply({ ok: true, changed: result.changed }) : unexpected(result)));
       }
       case 'purge':
         return await purge(host, json(message), message);
       case 'state': {
         const shard = host.stateMachine.shardState();
-        return respond(message, reply({ ok: true, epoch: shard.epoch, partitions: shard.partitions, revisionBase: shard.revisionBase }));
+        const revisionHigh = shard.revisionBase + host.stateMachine.appliedInMemory();
+        return respond(message, reply({ ok: true, epoch: shard.epoch, partitions: shard.partitions, revisionBase: shard.revisionBase, revisionHigh }));
       }
       default:
         return refuse(message, 'BAD_REQUEST', `unknown shard request ${String(op)}`);

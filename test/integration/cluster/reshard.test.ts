@@ -86,6 +86,10 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     const candidates = Array.from({ length: 400 }, (_, i) => `counter-${i}`);
     const counterKeys = [...candidates.filter((key) => after.partitionOf(key) === 3).slice(0, 2), ...candidates.filter((key) => after.partitionOf(key) !== 3).slice(0, 2)];
     const counters = startCounters(cluster.kv, counterKeys, 6);
+    // A key that the new partition takes over, deleted before the move: nothing of it is copied.
+    const deletedKey = candidates.map((key) => `deleted-${key}`).find((key) => after.partitionOf(key) === 3)!;
+    await cluster.kv.put(deletedKey, 'soon gone');
+    const deletedAt = (await cluster.kv.del(deletedKey)).revision;
     await cluster.until(() => reader.reads > 0, 10_000, 'reads before the reshard');
     const readsBefore = reader.reads;
     const run = await cairn(['partitions', 'create', ...nats]);
@@ -116,6 +120,8 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
       }
     }
     expect(moved, 'keys that moved to the new partition').to.be.greaterThan(10);
+    const recreated = await cluster.kv.put(deletedKey, 'again');
+    expect(recreated.revision, 'a key\'s revision never goes back across a move, its delete included').to.be.greaterThan(deletedAt);
     const status = await cluster.status();
     expect(status.partitions.map((partition) => partition.id)).to.deep.equal([0, 1, 2, 3]);
     expect(status.controller?.ring).to.deep.equal({ epoch: 1, partitions: [0, 1, 2, 3] });

@@ -89,6 +89,12 @@ describe('storage/shardApply', () => {
       expect(applied.result.changed).to.equal(1);
     });
 
+    it('raises the base above the giver\'s floor even with nothing to copy (a key deleted there moves as nothing)', () => {
+      const applied = run({ op: 'ingest', epoch: 1, records: [], floor: 500 }, 10, initialShardState(receiver), storeOf(), receiver);
+      expect(applied.shard.revisionBase + 11, 'the next write after the copy').to.be.greaterThan(500);
+      expect(applied.result.changed).to.equal(0);
+    });
+
     it('skips keys the partition owns: a late or repeated copy never overwrites a live key', () => {
       // Partition 0 under [0, 1]: `mine` is live here, `moving` is not (partition 1's).
       const [mine] = keysOf([0, 1], 0, 1);

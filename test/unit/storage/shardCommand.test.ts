@@ -91,6 +91,11 @@ describe('storage/shardCommand codec', () => {
     });
   });
 
+  it('carries an ingest\'s revision floor, and refuses a bad one (BAD_REQUEST)', () => {
+    expect(decodeEntryCommand(encodeShardCommand({ op: 'ingest', epoch: 2, records: [], floor: 77 }))).to.deep.equal({ op: 'ingest', epoch: 2, records: [], floor: 77 });
+    for (const floor of [-1, 1.5, '7', null]) expectRefused({ op: 'ingest', epoch: 1, records: [], floor });
+  });
+
   it('refuses an ingest or a purge without a positive epoch (BAD_REQUEST)', () => {
     for (const epoch of [undefined, 0, -1, 1.5, '1']) {
       expectRefused({ op: 'ingest', epoch, records: [] });
