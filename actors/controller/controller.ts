@@ -79,6 +79,8 @@ export class Controller {
     this.executor = { nc, subjects: this.subjects, timeoutMs: 3_000 };
     this.resharder = new Resharder({
       nc, subjects: this.subjects, log: (line) => this.log(line), active: () => this.isActive && !this.stopped,
+      // After the round that recorded the phase has finished and the loop sleeps again.
+      wakeRound: () => setImmediate(() => this.wake?.()),
       advance: (command) => new Promise<boolean>((resolve) => {
         if (!this.isActive) return resolve(false);
         this.pending.push({ command, answer: (reply) => resolve(reply.ok) });

@@ -21,6 +21,8 @@ export interface ResharderContext {
   advance(command: AdvanceReshard): Promise<boolean>;
   /** False once this controller is no longer active: stop at the next request. */
   active(): boolean;
+  /** Asks for a controller round now (the next phase starts at once, not at the next 500 ms tick). */
+  wakeRound(): void;
 }
 
 type Record4 = [string, string, number, number];
@@ -43,14 +45,17 @@ export class Resharder {
     if (reshard === null || this.running) return;
     this.running = true;
     const name = `reshard: ${reshard.kind} partition ${reshard.partitionId}, ${reshard.phase}`;
+    let recorded = false;
     void this.runPhase(state)
       .then(async (next) => {
-        const recorded = await this.context.advance({ type: 'advanceReshard', partitionId: reshard.partitionId, phase: next });
+        recorded = await this.context.advance({ type: 'advanceReshard', partitionId: reshard.partitionId, phase: next });
         this.context.log(`${name} done${recorded ? `; now ${next}` : ', but the next phase was not recorded; retrying'}`);
       })
       .catch((error) => this.context.log(`${name} failed (${(error as Error).message}); will retry`))
       .finally(() => {
         this.running = false;
+        // Keys may be refused while a reshard runs: its next phase must not wait for the next round.
+        if (recorded) this.context.wakeRound();
       });
   }
 
@@ -66,7 +71,8 @@ export class Resharder {
         return 'copy';
       case 'copy':
         // Givers' moving keys are frozen, so a copy run again (a controller died) copies the same values.
-        for (const partition of givers) await this.copyOut(partition, ring!, receivers);
+        // The keys are refused until the adopt: every giver is copied at once.
+        await Promise.all(givers.map((partition) => this.copyOut(partition, ring!, receivers)));
         return 'adopt';
       case 'adopt':
         for (const partition of receivers) await this.adopt(partition, ring!);
@@ -86,31 +92,41 @@ export class Resharder {
    * receiver's revisions above the giver's, so that no key's revision goes back (its delete included).
    */
   private async copyOut(partition: number, ring: KeyRing, receivers: readonly number[]): Promise<void> {
-    const owners = partitionMapOf(ring.partitions);
     const state = JSON.parse(Buffer.from(await this.request(partition, 'state', new Uint8Array(0))).toString()) as { revisionHigh: number };
-    for (const receiver of receivers) await this.request(receiver, 'ingest', shardPackr.pack({ epoch: ring.epoch, records: [], floor: state.revisionHigh }));
-    let after: string | null = null;
+    await Promise.all(receivers.map((receiver) => this.request(receiver, 'ingest', shardPackr.pack({ epoch: ring.epoch, records: [], floor: state.revisionHigh }))));
+    const exportPage = (after: string | null) => this.request(partition, 'export', Buffer.from(JSON.stringify({ epoch: ring.epoch, after })))
+      .then((data) => shardPackr.unpack(data) as { records: Record4[]; next: string | null });
     let copied = 0;
-    do {
-      const data = await this.request(partition, 'export', Buffer.from(JSON.stringify({ epoch: ring.epoch, after })));
-      const page = shardPackr.unpack(data) as { records: Record4[]; next: string | null };
-      const byOwner = new Map<number, Record4[]>();
-      for (const record of page.records) {
-        // A request-id record goes where the key its write touched goes.
-        const key = subjectKey(record[0], { value: record[1], revision: record[2], createRevision: record[3] });
-        if (key === undefined) continue;
-        const owner = owners.partitionOf(key);
-        byOwner.set(owner, [...(byOwner.get(owner) ?? []), record]);
-      }
-      for (const [owner, records] of byOwner) {
-        for (let start = 0; start < records.length; start += INGEST_RECORDS_MAX) {
-          await this.request(owner, 'ingest', shardPackr.pack({ epoch: ring.epoch, records: records.slice(start, start + INGEST_RECORDS_MAX) }));
-        }
-      }
+    // Pipelined: the next page is read from the giver while this one is written to its receivers.
+    let pending: Promise<{ records: Record4[]; next: string | null }> | undefined = exportPage(null);
+    while (pending !== undefined) {
+      const page: { records: Record4[]; next: string | null } = await pending;
+      pending = page.next === null ? undefined : exportPage(page.next);
+      pending?.catch(() => undefined); // awaited next turn; an ingest failing first must not leave it unhandled
+      await this.ingestPage(page.records, ring);
       copied += page.records.length;
-      after = page.next;
-    } while (after !== null);
+    }
     this.context.log(`reshard: copied ${copied} keys out of partition ${partition}`);
+  }
+
+  /** Writes one exported page to the partitions that own its keys under `ring`, all at once. */
+  private async ingestPage(records: readonly Record4[], ring: KeyRing): Promise<void> {
+    const owners = partitionMapOf(ring.partitions);
+    const byOwner = new Map<number, Record4[]>();
+    for (const record of records) {
+      // A request-id record goes where the key its write touched goes.
+      const key = subjectKey(record[0], { value: record[1], revision: record[2], createRevision: record[3] });
+      if (key === undefined) continue;
+      const owner = owners.partitionOf(key);
+      let list = byOwner.get(owner);
+      if (list === undefined) byOwner.set(owner, (list = []));
+      list.push(record);
+    }
+    await Promise.all([...byOwner].map(async ([owner, list]) => {
+      for (let start = 0; start < list.length; start += INGEST_RECORDS_MAX) {
+        await this.request(owner, 'ingest', shardPackr.pack({ epoch: ring.epoch, records: list.slice(start, start + INGEST_RECORDS_MAX) }));
+      }
+    }));
   }
 
   /** Deletes, page by page, every key `partition` gave away in the move to ring `epoch`. */

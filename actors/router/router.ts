@@ -151,7 +151,7 @@ export class Router {
       }
       backoffMs = Math.min(backoffMs * 2, BACKOFF_MS_MAX);
     }
-    if (last.kind === 'timeout') return encodeError('TIMEOUT', 'the partition leader did not answer in time; the write may or may not have been applied');
+    if (last.kind === 'timeout') return encodeError('TIMEOUT', 'the partition leader did not answer in time (a write may or may not have been applied)');
     const moving = last.kind === 'retry' && last.refreshRing === true;
     return encodeError('UNAVAILABLE', moving ? 'the key\'s partition did not serve it within the deadline (no leader, or the key is moving between partitions)' : 'no leader for the partition within the deadline');
   }
