@@ -34,6 +34,11 @@ export interface Ownership {
   readonly initialPartitions: readonly number[];
 }
 
+/** A partition's ownership in a cluster whose first layout had `partitions` partitions (0..partitions-1). */
+export function firstLayoutOwnership(partition: number, partitions: number): Ownership {
+  return { partition, initialPartitions: Array.from({ length: partitions }, (_, index) => index) };
+}
+
 export function initialShardState(ownership: Ownership | undefined): ShardState {
   return { epoch: 0, partitions: ownership?.initialPartitions ?? [], revisionBase: 0 };
 }

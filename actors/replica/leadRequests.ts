@@ -2,7 +2,8 @@
 // router's retryable write) and the stale reads any replica serves on `<read>.get`. Writes become
 // proposals answered when they apply; linearizable reads wait for their ReadIndex (clientRequests.ts).
 
-import type { Msg } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import { READ_QUEUE_GROUP } from '../../bus/subjects';
 import type { Raft } from '../raft';
 import { deadlineOf, isExpired } from '../../bus/deadline';
 import { encodeError, parseRequest } from '../../bus/protocol';
@@ -71,3 +72,24 @@ function refuseKey(host: LeadHost, message: Msg): void {
 }
 
 export type { KvStateMachine };
+
+/**
+ * The stale-read queue group holds the partition's voters only: a learner (a replica being added, still
+ * catching up, perhaps from an empty store) would answer from far behind, so it joins when promoted.
+ */
+export class StaleReads {
+  private subscription: Subscription | undefined;
+
+  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly serve: (message: Msg) => void) {}
+
+  /** Joins or leaves the queue group as the replica is or is not a voter. */
+  sync(voter: boolean): void {
+    if (voter && !this.subscription) this.subscription = this.nc.subscribe(this.subject, { queue: READ_QUEUE_GROUP, callback: (_, message) => this.serve(message) });
+    if (!voter) this.close();
+  }
+
+  close(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+  }
+}

@@ -10,8 +10,9 @@ import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, a
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import type { RaftMux } from '../../bus/raftMux';
-import { READ_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
+import { Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore } from '../../storage';
+import { firstLayoutOwnership } from '../../storage/shardState';
 import { KvCommandError } from '../../storage/kvCommand';
 import { isMetadataPartition } from '../controller/metadataPartition';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
@@ -21,7 +22,7 @@ import { handOverAtBirth } from './birthLeader';
 import { handLeadershipOver } from './leaderHandover';
 import { replicaStatus } from './replicaStatus';
 import { handleShardRequest } from './shardRequests';
-import { LeadHost, proposeShardEntry, serveKvRequest, serveStaleRead } from './leadRequests';
+import { LeadHost, StaleReads, proposeShardEntry, serveKvRequest, serveStaleRead } from './leadRequests';
 import { SnapshotInbox, answerDigest, sendSnapshot } from './snapshotTransfer';
 import { APPLY_FLUSH_DELAY_MS, hardStateToPersist, sendableBeforePersist } from './persistPolicy';
 
@@ -97,17 +98,11 @@ export class Replica {
   }
 
   static async start(options: ReplicaOptions, context: ReplicaContext, onFatal: (error: unknown) => void): Promise<Replica> {
-    const ownership = isMetadataPartition(options.partition)
-      ? undefined
-      : { partition: options.partition, initialPartitions: Array.from({ length: options.partitions }, (_, index) => index) };
+    const ownership = isMetadataPartition(options.partition) ? undefined : firstLayoutOwnership(options.partition, options.partitions);
     const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] }, ownership });
     const replica = new Replica(options, store, context, onFatal);
     replica.listen();
     return replica;
-  }
-
-  private get nc(): NatsConnection {
-    return this.context.nc;
   }
 
   private makeRaft(): Raft {
@@ -120,25 +115,28 @@ export class Replica {
 
   private listen(): void {
     const { partition, replica } = this.options;
-    const transport = new RaftTransport(this.nc, {
+    const transport = new RaftTransport(this.context.nc, {
       prefix: this.options.prefix, partition, replica,
       onMessage: (message) => this.onRaftMessage(message),
       mux: this.context.mux,
       nodeOf: (replica) => this.options.nodeOfReplica[String(replica)],
     });
     this.transport = transport;
-    this.snapshotInbox = new SnapshotInbox(this.nc, this.subjects.snapshot(partition, replica), this.store, {
+    this.snapshotInbox = new SnapshotInbox(this.context.nc, this.subjects.snapshot(partition, replica), this.store, {
       admit: (meta, from, term) => this.admitSnapshot(meta.index, meta.term, from, term),
       install: (receive, from, term) => this.installSnapshot(receive, from, term),
       log: (line) => this.log(line),
     });
     this.subscriptions.push(
-      this.nc.subscribe(`${this.subjects.partitionRead(partition)}.get`, { queue: READ_QUEUE_GROUP, callback: (_, m) => this.guard(m, () => serveStaleRead(this.host, m)) }),
-      this.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
-      this.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void answerDigest(m, this.store, { partition, replica, node: this.options.nodeId }) }),
+      this.context.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
+      this.context.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void answerDigest(m, this.store, { partition, replica, node: this.options.nodeId }) }),
     );
+    this.staleReads = new StaleReads(this.context.nc, `${this.subjects.partitionRead(partition)}.get`, (m) => this.guard(m, () => serveStaleRead(this.host, m)));
+    this.staleReads.sync(this.conf.voters.includes(replica));
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }
+
+  private staleReads!: StaleReads;
 
   private transport!: RaftTransport;
 
@@ -286,6 +284,7 @@ export class Replica {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i].type !== EntryType.ConfChange) continue;
       this.conf = applyConfChange(this.conf, decodeConfChange(entries[i].data));
+      this.staleReads.sync(this.conf.voters.includes(this.options.replica));
       this.membership.applied(entries[i], this.conf);
       applyBatch(entries.slice(start, i + 1), this.conf);
       start = i + 1;
@@ -306,7 +305,7 @@ export class Replica {
     if (this.snapshotsSending.has(target)) return;
     this.snapshotsSending.add(target);
     const subject = this.subjects.snapshot(this.options.partition, target);
-    sendSnapshot(this.nc, this.store, subject, this.options.replica, raft.term)
+    sendSnapshot(this.context.nc, this.store, subject, this.options.replica, raft.term)
       .catch((error) => {
         this.log(`snapshot to r${target} failed: ${String(error)}`);
         return false;
@@ -331,7 +330,7 @@ export class Replica {
   private onRoleChange(role: Role, leader: number): void {
     if (role === Role.Leader && !this.leadSubscription) {
       const subject = `${this.subjects.partitionLead(this.options.partition)}.>`;
-      this.leadSubscription = this.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(m)) });
+      this.leadSubscription = this.context.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(m)) });
       const raft = this.raft;
       const preferred = this.options.preferredLeader ?? Math.min(...this.options.voters);
       handOverAtBirth({
@@ -367,6 +366,7 @@ export class Replica {
       await receive();
       // The log and state machine were replaced underneath the core: rebuild it from storage.
       this.conf = this.store.stateMachine.confState();
+      this.staleReads.sync(this.conf.voters.includes(this.options.replica));
       this.requests.forgetWritesThrough(this.store.stateMachine.applied());
       this.raft = this.makeRaft();
       this.snapshotsInstalled++;
@@ -439,6 +439,7 @@ export class Replica {
   private closeSubscriptions(): void {
     this.transport.close();
     void this.snapshotInbox?.close();
+    this.staleReads?.close();
     for (const subscription of this.subscriptions.splice(0)) subscription.unsubscribe();
   }
 
