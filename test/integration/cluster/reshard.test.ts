@@ -8,6 +8,9 @@ import { CairnCluster } from '../../support/cairnCluster';
 import { cairn } from '../../support/cairnCli';
 import { startWriter, Writer } from '../../support/writer';
 
+/** After a failed call: a loop must not spin (nor outlive a failed test: see `stoppers`). */
+const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+
 /**
  * Reads acknowledged keys while they move: a read must never return a value older than one acknowledged
  * before it started (a stale copy left behind by a move would), and must never fail.
@@ -24,6 +27,7 @@ function startReader(kv: KvClient, writers: Writer[]): { errors: string[]; reads
             if (read.value === null || Number(read.value) < Number(value)) state.errors.push(`${key}: read ${read.value} after ${value} was acknowledged`);
           } catch (error) {
             state.errors.push(`${key}: ${String(error)}`);
+            await pause();
           }
         }
       }
@@ -49,15 +53,26 @@ function startCounters(kv: KvClient, keys: string[], loops: number): { errors: s
         if (result.ok) state.increments.set(key, state.increments.get(key)! + 1);
       } catch (error) {
         state.errors.push(`${key}: ${String(error)}`);
+        await pause();
       }
     }
   });
   return { errors: state.errors, increments: state.increments, stop: async () => { state.running = false; await Promise.all(run); } };
 }
 
+/** A linearizable get sent to one partition's leader, retried while it has none (an election, a leader transfer). */
 async function directGet(cluster: CairnCluster, partition: number, key: string): Promise<{ value?: string | null; error?: { code: string } }> {
-  const reply = await cluster.nc.request(`${subjects('cairn').partitionLead(partition)}.get`, Buffer.from(JSON.stringify({ key })), { timeout: 5_000 });
-  return JSON.parse(Buffer.from(reply.data).toString()) as { value?: string | null; error?: { code: string } };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const reply = await cluster.nc.request(`${subjects('cairn').partitionLead(partition)}.get`, Buffer.from(JSON.stringify({ key })), { timeout: 5_000 });
+      const answer = JSON.parse(Buffer.from(reply.data).toString()) as { value?: string | null; error?: { code: string } };
+      if (answer.error?.code !== 'NOT_LEADER' || Date.now() > deadline) return answer;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    await pause();
+  }
 }
 
 describe('resharding: cairn partitions create / delete (3 supervisor processes)', function () {
@@ -65,6 +80,16 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
   let cluster: CairnCluster;
   let direct: KvClient;
   let nats: string[];
+  /** Loads of the running test: stopped after it, also when an assertion failed half-way. */
+  let stoppers: { stop(): Promise<void> }[] = [];
+  const running = <T extends { stop(): Promise<void> }>(load: T): T => {
+    stoppers.push(load);
+    return load;
+  };
+  afterEach(async () => {
+    await Promise.all(stoppers.map((load) => load.stop()));
+    stoppers = [];
+  });
 
   before(async () => {
     cluster = await CairnCluster.start({ partitions: 3 });
@@ -77,15 +102,15 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
   });
 
   it('create: the new partition takes its keys from the others while clients write and read; nothing fails or goes back', async () => {
-    const viaRouters = startWriter(cluster, 'create-r');
-    const viaDirect = startWriter(cluster, 'create-d', { kv: direct });
+    const viaRouters = running(startWriter(cluster, 'create-r'));
+    const viaDirect = running(startWriter(cluster, 'create-d', { kv: direct }));
     await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
-    const reader = startReader(cluster.kv, [viaRouters, viaDirect]);
+    const reader = running(startReader(cluster.kv, [viaRouters, viaDirect]));
     // Two counters that the new partition takes over, two that stay where they are.
     const after = new PartitionMap([0, 1, 2, 3]);
     const candidates = Array.from({ length: 400 }, (_, i) => `counter-${i}`);
     const counterKeys = [...candidates.filter((key) => after.partitionOf(key) === 3).slice(0, 2), ...candidates.filter((key) => after.partitionOf(key) !== 3).slice(0, 2)];
-    const counters = startCounters(cluster.kv, counterKeys, 6);
+    const counters = running(startCounters(cluster.kv, counterKeys, 6));
     // A key that the new partition takes over, deleted before the move: nothing of it is copied.
     const deletedKey = candidates.map((key) => `deleted-${key}`).find((key) => after.partitionOf(key) === 3)!;
     await cluster.kv.put(deletedKey, 'soon gone');
@@ -93,8 +118,9 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     await cluster.until(() => reader.reads > 0, 10_000, 'reads before the reshard');
     const readsBefore = reader.reads;
     const run = await cairn(['partitions', 'create', ...nats]);
-    expect(reader.reads, 'reads while the keys moved').to.be.greaterThan(readsBefore);
     expect(run, run.stderr).to.include({ code: 0 });
+    // The readers ran across the reshard (one may have waited on a moving key meanwhile).
+    await cluster.until(() => reader.reads > readsBefore, 10_000, 'reads across the reshard');
     expect(run.stdout).to.match(/^partition 3 created: it serves its share of the keys \(key ring epoch 1, 4 partitions\)\n$/);
     expect(run.stderr).to.contain('copy: ').and.contain('switch: ');
     const countAtSwitch = viaRouters.count + viaDirect.count;
@@ -122,16 +148,17 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     expect(moved, 'keys that moved to the new partition').to.be.greaterThan(10);
     const recreated = await cluster.kv.put(deletedKey, 'again');
     expect(recreated.revision, 'a key\'s revision never goes back across a move, its delete included').to.be.greaterThan(deletedAt);
-    const status = await cluster.status();
-    expect(status.partitions.map((partition) => partition.id)).to.deep.equal([0, 1, 2, 3]);
-    expect(status.controller?.ring).to.deep.equal({ epoch: 1, partitions: [0, 1, 2, 3] });
+    await cluster.until(async () => {
+      const status = await cluster.status();
+      return status.partitions.map((partition) => partition.id).join() === '0,1,2,3' && JSON.stringify(status.controller?.ring) === '{"epoch":1,"partitions":[0,1,2,3]}';
+    }, 20_000, 'the status to show partition 3 and the new key ring');
   });
 
   it('delete: the partition\'s keys go to the others, its replicas and data are removed, clients see no error', async () => {
-    const viaRouters = startWriter(cluster, 'delete-r');
-    const viaDirect = startWriter(cluster, 'delete-d', { kv: direct });
+    const viaRouters = running(startWriter(cluster, 'delete-r'));
+    const viaDirect = running(startWriter(cluster, 'delete-d', { kv: direct }));
     await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
-    const reader = startReader(cluster.kv, [viaRouters, viaDirect]);
+    const reader = running(startReader(cluster.kv, [viaRouters, viaDirect]));
     const run = await cairn(['partitions', 'delete', '1', '--json', ...nats]);
     expect(run, run.stderr).to.include({ code: 0 });
     expect(JSON.parse(run.stdout)).to.deep.include({ ok: true });
@@ -168,9 +195,10 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     const run = await creating;
     expect(run, run.stderr).to.include({ code: 0 });
     expect(run.stdout).to.match(/^partition 4 created/);
-    const status = await cluster.status();
-    expect(status.controller?.node).to.not.equal(victim);
-    expect(status.controller?.ring).to.deep.equal({ epoch: 3, partitions: [0, 2, 3, 4] });
+    await cluster.until(async () => {
+      const status = await cluster.status();
+      return status.controller !== null && status.controller?.node !== victim && JSON.stringify(status.controller?.ring) === '{"epoch":3,"partitions":[0,2,3,4]}';
+    }, 20_000, 'another controller to show the new key ring');
     const ring = new PartitionMap([0, 2, 3, 4]);
     let onNew = 0;
     for (let start = 0; start < keys.length; start += 200) {
