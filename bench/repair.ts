@@ -17,9 +17,8 @@
 // stops everything; the temporary data directory is deleted. Prints one JSON document, then tables.
 // See docs/benchmarks.md, "Repair after a node is lost".
 
-import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
@@ -29,7 +28,7 @@ import type { ClusterStatus } from '../supervisor/statusTypes';
 import { cleanupAll, installSignalHandlers, isInterrupted } from './kv/lifecycle';
 import { machine } from './kv/report';
 import { RepairTraffic } from './kv/repairTraffic';
-import { CairnTarget } from './kv/targets/cairn';
+import { CairnTarget, keepSupervisorLogs } from './kv/targets/cairn';
 import { errorMessage, makeKeys, makeValue, sleep } from './kv/workload';
 import { Options, parseArgs, log, round1 } from './repair/options';
 import { SAMPLES_MAX, load, verify, sample } from './repair/load';
@@ -201,18 +200,6 @@ function controllerLogLines(target: CairnTarget, offsets: { after?: Map<string, 
   return lines.length > limit ? [...lines.slice(0, limit / 2), `... ${lines.length - limit} lines left out ...`, ...lines.slice(-limit / 2)] : lines;
 }
 
-/** Copies every supervisor's log (stdout and stderr) to `directory` before the data directory goes. */
-function keepLogs(target: CairnTarget, directory: string): void {
-  mkdirSync(directory, { recursive: true });
-  for (const supervisor of target.cluster.supervisors) {
-    try {
-      copyFileSync(supervisor.logPath, join(directory, basename(supervisor.logPath)));
-    } catch (error) {
-      log(`cannot keep ${supervisor.logPath}: ${errorMessage(error)}`);
-    }
-  }
-  log(`supervisor logs copied to ${directory}`);
-}
 
 async function waitIdle(nc: NatsConnection, target: CairnTarget, options: Options): Promise<{ view: ControllerView; waitedMs: number }> {
   const started = performance.now();
@@ -349,7 +336,7 @@ async function main(): Promise<number> {
     if (measurement === undefined && document.repair === undefined && target !== undefined) document.repair = null;
     await nc?.close().catch(() => undefined);
     if (target !== undefined) {
-      if (options.keepLogs !== undefined) keepLogs(target, options.keepLogs);
+      if (options.keepLogs !== undefined) keepSupervisorLogs(target, log, options.keepLogs);
       log('stopping the cluster and deleting its data directory');
       await target.close();
     }

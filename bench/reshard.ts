@@ -17,16 +17,14 @@
 // started is stopped and its temporary data directory deleted, also on error or Ctrl-C.
 // See docs/benchmarks.md, "Resharding (cairn partitions create / delete)".
 
-import { copyFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
 import { cleanupAll, installSignalHandlers, isInterrupted, onCleanup } from './kv/lifecycle';
 import { machine } from './kv/report';
-import { CairnTarget } from './kv/targets/cairn';
+import { CairnTarget, keepSupervisorLogs } from './kv/targets/cairn';
 import { errorMessage, sleep } from './kv/workload';
 import { describePartition } from './repair/view';
 import { ClientLoad, KeyBook, load, verify } from './reshard/load';
@@ -75,18 +73,6 @@ async function reshardUnderLoad(target: CairnTarget, clients: Clients, kind: Res
   return { report, clock };
 }
 
-/** Copies every supervisor's log to `directory` before the data directory goes. */
-function keepLogs(target: CairnTarget, directory: string): void {
-  mkdirSync(directory, { recursive: true });
-  for (const supervisor of target.cluster.supervisors) {
-    try {
-      copyFileSync(supervisor.logPath, join(directory, basename(supervisor.logPath)));
-    } catch (error) {
-      log(`cannot keep ${supervisor.logPath}: ${errorMessage(error)}`);
-    }
-  }
-  log(`supervisor logs copied to ${directory}`);
-}
 
 /** What a run must not show; each one makes the bench fail. */
 function problems(document: Record<string, unknown>, traffic: ClientLoad | undefined, reshards: ReshardReport[]): string[] {
@@ -155,7 +141,7 @@ async function main(): Promise<number> {
     if (target !== undefined) log(`last supervisor log lines:\n${target.cluster.logTails()}`);
   } finally {
     await traffic?.stop();
-    if (target !== undefined && options.keepLogs !== undefined) keepLogs(target, options.keepLogs);
+    if (target !== undefined && options.keepLogs !== undefined) keepSupervisorLogs(target, log, options.keepLogs);
     log('stopping the cluster and deleting its data directory');
     await cleanupAll();
   }

@@ -32,8 +32,8 @@ export function serveKvRequest(host: LeadHost, op: string, requestId: string | u
   const raft = host.raft();
   // Writes are checked where it is decided, at apply (a retried write must first find its earlier result).
   if (request.op === 'get') {
-    if (!host.stateMachine.owns(request.key)) return refuseKey(host, message);
-    if (request.consistency === 'stale') return respond(message, encodeGet(host.stateMachine.get(request.key)));
+    // A linearizable read is checked once, when served (clientRequests.ts): the ring may change meanwhile.
+    if (request.consistency === 'stale') return serveLocally(host, request.key, message);
     const context = host.requests.newReadContext();
     const result = raft.readIndex(context);
     if (!result.ok) return respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
@@ -54,8 +54,13 @@ export function serveKvRequest(host: LeadHost, op: string, requestId: string | u
 export function serveStaleRead(host: LeadHost, message: Msg): void {
   const parsed = parseRequest('get', message.data);
   if (!parsed.ok) return respond(message, encodeError(parsed.error.code, parsed.error.message));
-  if (!host.stateMachine.owns(parsed.request.key)) return refuseKey(host, message);
-  respond(message, encodeGet(host.stateMachine.get(parsed.request.key)));
+  serveLocally(host, parsed.request.key, message);
+}
+
+/** A stale read: this replica's applied state, if the key is its partition's there. */
+function serveLocally(host: LeadHost, key: string, message: Msg): void {
+  if (!host.stateMachine.owns(key)) return refuseKey(host, message);
+  respond(message, encodeGet(host.stateMachine.get(key)));
 }
 
 /** A proposal of a shard entry (shardRequests.ts), answered with `encode(result)` once it applies. */

@@ -177,14 +177,14 @@ export async function runCell(target: KvTarget, options: CellOptions): Promise<C
 }
 
 /** xorshift32: a fast, allocation-free random stream (uint32 state, never 0). */
-function xorshift32(state: number): number {
+export function xorshift32(state: number): number {
   state ^= state << 13;
   state ^= state >>> 17;
   state ^= state << 5;
   return state >>> 0;
 }
 
-function seedState(seed: number): number {
+export function seedState(seed: number): number {
   // Spread nearby seeds apart (a multiplicative hash), and avoid the fixed point 0.
   const mixed = Math.imul(seed + 1, 0x9e3779b1) >>> 0;
   return mixed === 0 ? 0x6d2b79f5 : mixed;

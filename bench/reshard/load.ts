@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { KvClient } from '../../bus/kvClient';
 import { KvError } from '../../bus/kvClient';
 import { isInterrupted } from '../kv/lifecycle';
-import { errorMessage } from '../kv/workload';
+import { errorMessage, seedState, xorshift32 } from '../kv/workload';
 import { log, round1 } from './options';
 
 const LOAD_ATTEMPTS = 5;
@@ -259,18 +259,6 @@ export class ClientLoad {
   }
 }
 
-/** xorshift32: a fast random stream (uint32 state, never 0). */
-function xorshift32(state: number): number {
-  state ^= state << 13;
-  state ^= state >>> 17;
-  state ^= state << 5;
-  return state >>> 0;
-}
-
-function seedState(seed: number): number {
-  const mixed = Math.imul(seed + 1, 0x9e3779b1) >>> 0;
-  return mixed === 0 ? 0x6d2b79f5 : mixed;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Reading every key back

@@ -5,9 +5,9 @@
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { KvClient } from '../../../bus/kvClient';
@@ -338,4 +338,17 @@ export class CairnTarget implements KvTarget {
   close(): Promise<void> {
     return this.closeOnce();
   }
+}
+
+/** Copies every supervisor's log (stdout and stderr) to `directory` before the data directory goes. */
+export function keepSupervisorLogs(target: CairnTarget, log: (line: string) => void, directory: string): void {
+  mkdirSync(directory, { recursive: true });
+  for (const supervisor of target.cluster.supervisors) {
+    try {
+      copyFileSync(supervisor.logPath, join(directory, basename(supervisor.logPath)));
+    } catch (error) {
+      log(`cannot keep ${supervisor.logPath}: ${(error as Error).message ?? String(error)}`);
+    }
+  }
+  log(`supervisor logs copied to ${directory}`);
 }

@@ -3,23 +3,14 @@ import { Packr } from 'msgpackr';
 import {
   KEY_BYTES_MAX,
   KvCommand,
-  KvCommandError,
   VALUE_BYTES_MAX,
   decodeKvCommand,
   encodeKvCommand,
 } from '../../../storage/kvCommand';
+import { refusal } from './support';
 
 const objectPackr = new Packr({ useRecords: false });
 
-function refusal(action: () => unknown): KvCommandError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).to.be.instanceOf(KvCommandError);
-    return error as KvCommandError;
-  }
-  throw new Error('expected a KvCommandError');
-}
 
 describe('kvCommand codec', () => {
   const commands: KvCommand[] = [

@@ -1,21 +1,13 @@
 import { expect } from 'chai';
 import { Packr } from 'msgpackr';
-import { KvCommand, KvCommandError, VALUE_BYTES_MAX, encodeKvCommand } from '../../../storage/kvCommand';
+import { KvCommand, VALUE_BYTES_MAX, encodeKvCommand } from '../../../storage/kvCommand';
 import { SHARD_BATCH_MAX, ShardCommand, decodeEntryCommand, encodeShardCommand, isShardCommand } from '../../../storage/shardCommand';
+import { refusal } from './support';
 
 /** Writes any map as msgpack, the way a buggy or hostile leader could put it in the log. */
 const mapPackr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false });
 const bytesOf = (fields: Record<string, unknown>): Uint8Array => mapPackr.pack(new Map(Object.entries(fields)));
 
-function refusal(action: () => unknown): KvCommandError {
-  try {
-    action();
-  } catch (error) {
-    expect(error).to.be.instanceOf(KvCommandError);
-    return error as KvCommandError;
-  }
-  throw new Error('expected a KvCommandError');
-}
 
 /** Refused both ways: by the encoder (the leader) and by the decoder (a committed entry). */
 function expectRefused(fields: Record<string, unknown>, code = 'BAD_REQUEST'): void {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfState, Entry, EntryType } from '../../../actors/raft/types';
-import { KvCommand, encodeKvCommand } from '../../../storage/kvCommand';
+import { KvCommand, KvCommandError, encodeKvCommand } from '../../../storage/kvCommand';
 import { ReplicaStore } from '../../../storage/replicaStore';
 import { DurabilityMode } from '../../../storage/replicaEnv';
 
@@ -102,4 +102,11 @@ export function catchError(action: () => unknown): unknown {
     return error;
   }
   throw new Error('expected a throw');
+}
+
+/** The KvCommandError `action` throws (fails the test if it throws anything else, or nothing). */
+export function refusal(action: () => unknown): KvCommandError {
+  const error = catchError(action);
+  expect(error).to.be.instanceOf(KvCommandError);
+  return error as KvCommandError;
 }
