@@ -7,6 +7,7 @@
 //                             <p>.part.<partition>.lead        whoever leads the partition subscribes
 //                             <p>.part.<partition>.read        queue group of replicas serving stale reads
 //                             <p>.snap.<partition>.<replica>   snapshot streaming to a replica
+//                             <p>.rtr.<router>.<seq>, .ack     a router's retry inbox (bus/routedReplies.ts)
 //                             <p>.ctl.<name>, <p>.ctl.>         control (fault injection, admin)
 
 export const DEFAULT_PREFIX = 'cairn';
@@ -55,6 +56,8 @@ export interface Subjects {
   partitionRead(partition: PartitionId): string;
   snapshot(partition: PartitionId, replica: number): string;
   control(name: string): string;
+  /** Inbox of one router: refusals to retry (`.<seq>`) and batched acknowledgements (`.ack`). */
+  routerInbox(routerId: string): string;
 }
 
 /** Throws SubjectError unless `prefix` is one or more dot-separated tokens of [A-Za-z0-9_-]. */
@@ -90,6 +93,7 @@ export function subjects(prefix: string = DEFAULT_PREFIX): Subjects {
     partitionRead: (partition) => `${prefix}.part.${partitionToken(partition)}.read`,
     snapshot: (partition, replica) => `${prefix}.snap.${partitionToken(partition)}.${replicaToken(replica)}`,
     control: (name) => `${prefix}.ctl.${plainToken(name, 'control name')}`,
+    routerInbox: (routerId) => `${prefix}.rtr.${plainToken(routerId, 'router id')}`,
   };
 }
 

@@ -150,6 +150,8 @@ Runs one node: joins the cluster over NATS, runs its partition replicas, serves 
   --heartbeat-ticks N     heartbeat interval in ticks, less than --election-ticks (default ${SUPERVISOR_DEFAULTS.heartbeatTicks})
   --compact-entries N     compact a replica's log once it holds N applied entries (default ${SUPERVISOR_DEFAULTS.compactEntries})
   --compact-keep N        entries kept behind the applied index for slow followers (default ${SUPERVISOR_DEFAULTS.compactKeep})
+  --read-lease on|off     serve linearizable gets under the leader's read lease, without a heartbeat
+                          round each (default on; off: every one by ReadIndex; docs/architecture.md)
   --fault-injection       obey <prefix>.ctl.fault commands that drop, delay or cut Raft traffic (tests, drills)
 Stops cleanly on SIGTERM or SIGINT (exit 0).`,
     options: {
@@ -170,6 +172,7 @@ Stops cleanly on SIGTERM or SIGINT (exit 0).`,
       'heartbeat-ticks': { type: 'string' },
       'compact-entries': { type: 'string' },
       'compact-keep': { type: 'string' },
+      'read-lease': { type: 'string' },
       'fault-injection': { type: 'boolean' },
     },
     build: buildSupervisor,
@@ -356,6 +359,9 @@ function buildSupervisor(values: Record<string, string | boolean | undefined>, p
   };
   if (options.compactKeep! >= options.compactEntries!) throw new UsageError('--compact-keep must be less than --compact-entries');
   if (values['fault-injection'] === true) options.faultInjection = true;
+  const readLease = stringOption(values, 'read-lease');
+  if (readLease !== undefined && readLease !== 'on' && readLease !== 'off') throw new UsageError(`--read-lease must be on or off, not ${readLease}`);
+  if (readLease === 'off') options.readLease = false;
   if (join) options.join = true;
   if (values.weight !== undefined) options.weight = integerOption(values, 'weight', 1, 1, 100);
   if (values['node-down-after'] !== undefined) options.nodeDownAfterMs = integerOption(values, 'node-down-after', 10_000, 2_000, 3_600_000);

@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   compactEntries?: number;
   /** ...keeping this many entries behind the applied index for slow followers (default 5,000). */
   compactKeep?: number;
+  /** Serve linearizable gets under the leader's read lease (default true; actors/replica/readLease.ts). */
+  readLease?: boolean;
   /** Let `<prefix>.ctl.fault` commands drop, delay or cut Raft traffic (tests and drills only; default off). */
   faultInjection?: boolean;
   /**

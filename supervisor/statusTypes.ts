@@ -20,6 +20,8 @@ export interface ReplicaStatus {
   members?: { voters: number[]; learners: number[] };
   /** Leader only: no membership change is waiting to commit. */
   confCommitted?: boolean;
+  /** Linearizable gets this replica served as leader since it started: under its read lease, or after a ReadIndex round. */
+  readsServed?: { lease: number; readIndex: number };
 }
 
 export interface NodeStatus {

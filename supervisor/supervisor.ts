@@ -110,6 +110,7 @@ function replicaOptionsOf(hosted: HostedReplica, options: SupervisorOptions): Re
     heartbeatTicks: options.heartbeatTicks,
     compactEntries: options.compactEntries,
     compactKeep: options.compactKeep,
+    ...(options.readLease === false ? { readLeaseMs: 0 } : {}),
   };
 }
 

@@ -62,6 +62,7 @@ function recordVote(raft: Raft, from: number, granted: boolean): boolean {
 }
 
 function inLease(raft: Raft): boolean {
+  if (raft.checkQuorum && raft.quietTicksLeft > 0) return true;
   return raft.checkQuorum && raft.leader !== NONE && raft.electionElapsed < raft.electionTicks;
 }
 

@@ -174,6 +174,7 @@ export function snapshotReported(raft: Raft, target: number, succeeded: boolean)
 }
 
 export function sendTimeoutNow(raft: Raft, target: number): void {
+  raft.timeoutNowTerm = raft.term;
   raft.send({ type: MessageType.TimeoutNow, from: raft.id, to: target, term: raft.term });
 }
 

@@ -41,6 +41,12 @@ export interface RaftConfig {
   applyBytesMax?: number;
   /** Index the driver's state machine has already applied (on restart). */
   applied?: number;
+  /**
+   * Refuse vote requests for one election timeout after this core is created, as if a leader had just
+   * been heard from. A leader serving lease reads counts on every replica that acknowledged its heartbeat
+   * refusing votes for that long; a replica that restarted in between has forgotten it heard anything.
+   */
+  quietAtStart?: boolean;
 }
 
 interface ConfEpoch {
@@ -81,6 +87,10 @@ export class Raft {
   heartbeatElapsed = 0;
   randomizedElectionTimeout = 0;
   leadTransferee = NONE;
+  /** The last term in which this leader sent TimeoutNow: voters may grant that forced vote inside their lease. */
+  timeoutNowTerm = 0;
+  /** Ticks left of the quiet period after start (see RaftConfig.quietAtStart). */
+  quietTicksLeft = 0;
   /** Leader: index of the latest conf change proposed; another may be proposed only once it is committed. */
   pendingConfIndex = 0;
   uncommittedBytes = 0;
@@ -116,6 +126,7 @@ export class Raft {
     this.previousHardState = { ...hardState, commit: this.log.committed };
     this.previousSoftState = { leader: NONE, role: Role.Follower };
     this.becomeFollower(this.term, NONE);
+    if (config.quietAtStart) this.quietTicksLeft = this.electionTicks;
   }
 
   // ---- client-facing calls -------------------------------------------------------------------------
@@ -175,6 +186,7 @@ export class Raft {
   // ---- time and messages ---------------------------------------------------------------------------
 
   tick(): void {
+    if (this.quietTicksLeft > 0) this.quietTicksLeft--;
     if (this.role === Role.Leader) leader.tick(this);
     else election.tickFollower(this);
     this.checkInvariants();

@@ -4,6 +4,7 @@
 
 import { Msg } from 'nats';
 import { encodeError, encodeReply, ErrorCode, KvRequest } from '../../bus/protocol';
+import { isRetryable, isRouted } from '../../bus/routedReplies';
 import { KvResult } from '../../storage';
 import { KvRecord } from '../../storage/kvRecord';
 
@@ -26,7 +27,9 @@ export function respond(message: Msg, payload: Uint8Array): void {
   if (message.reply) message.respond(payload);
 }
 
+/** A refusal a router can act on goes to the router, which retries; anything else to the client. */
 export function respondError(message: Msg, code: ErrorCode, text: string, leader?: number): void {
+  if (isRouted(message) && isRetryable(code)) return message.refuse(encodeError(code, text, leader));
   respond(message, encodeError(code, text, leader));
 }
 
@@ -34,10 +37,12 @@ export function encodeGet(record: KvRecord | undefined): Uint8Array {
   return encodeReply('get', record ? { value: record.value, revision: record.revision } : { value: null, revision: 0 });
 }
 
+const WRONG_PARTITION_TEXT = 'the key belongs to another partition (resharded); nothing was applied';
+
 export function encodeResult(op: PendingWrite['op'], result: KvResult): Uint8Array {
   switch (result.op) {
     case 'refused':
-      return encodeError('WRONG_PARTITION', 'the key belongs to another partition (resharded); nothing was applied');
+      return encodeError('WRONG_PARTITION', WRONG_PARTITION_TEXT);
     case 'put':
       return encodeReply('put', { revision: result.revision });
     case 'del':
@@ -57,6 +62,8 @@ export class ClientRequests {
   /** Reads whose ReadIndex is confirmed, waiting for apply to reach their index. */
   private readsConfirmed: PendingRead[] = [];
   private readContextNext = 1;
+  /** Linearizable gets served under the read lease, and by a ReadIndex round, since the replica started. */
+  readonly readsServed = { lease: 0, readIndex: 0 };
 
   get pendingCount(): number {
     return this.writes.size + this.reads.size + this.readsConfirmed.length;
@@ -85,6 +92,7 @@ export class ClientRequests {
     this.writes.delete(index);
     // Another leader's entry took this index: our proposal was never applied anywhere.
     if (write.term !== term) respondError(write.message, 'NOT_LEADER', 'leadership changed before the write committed');
+    else if (result.op === 'refused' && !write.encode) respondError(write.message, 'WRONG_PARTITION', WRONG_PARTITION_TEXT);
     else respond(write.message, write.encode ? write.encode(result) : encodeResult(write.op, result));
   }
 

@@ -14,6 +14,7 @@
 import { rmSync } from 'node:fs';
 import { connect, NatsConnection } from 'nats';
 import { RaftMux } from '../../bus/raftMux';
+import { RoutedReplies } from '../../bus/routedReplies';
 import { defaultFaultInjector, serveFaultControl } from '../../bus/faultInjection';
 import { ReplicaStatus } from '../../supervisor/statusTypes';
 import { decodeHeartbeat } from '../controller/heartbeat';
@@ -138,12 +139,15 @@ export class ReplicaHost {
   private drainTimer: NodeJS.Timeout | undefined;
   private readonly log: (line: string) => void;
 
+  private readonly context: ReplicaContext;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly mux: RaftMux,
     nodeId: string,
   ) {
     this.log = (line) => console.error(`[${nodeId}] ${line}`);
+    this.context = { nc, mux, replies: new RoutedReplies(nc) };
   }
 
   static async start(options: ReplicaHostOptions): Promise<ReplicaHost> {
@@ -152,7 +156,7 @@ export class ReplicaHost {
     const mux = new RaftMux(nc, { prefix: options.prefix, nodeId: options.nodeId, log });
     if (options.faultInjection) serveFaultControl(nc, options.prefix, defaultFaultInjector, `${options.nodeId}-replicas`);
     const host = new ReplicaHost(nc, mux, options.nodeId);
-    for (const replica of options.replicas) host.slots.set(actorName(replica), new ReplicaSlot(replica, { nc, mux }, log));
+    for (const replica of options.replicas) host.slots.set(actorName(replica), new ReplicaSlot(replica, host.context, log));
     await Promise.all([...host.slots.values()].map((slot) => slot.start()));
     if (options.drained) void host.setDrained(true);
     nc.subscribe(subjects(options.prefix).control('heartbeat'), { callback: (_, message) => host.learnPeers(message.data, options.nodeId) });
@@ -204,7 +208,7 @@ export class ReplicaHost {
   /** A new replica of a partition this node does not host yet (it joins as a learner; see `cairn partitions move`). */
   async addReplica(options: ReplicaOptions): Promise<AdminResult> {
     if (this.slotOf(options.partition)) return { ok: false, error: { code: 'CONFLICT', message: `this node already hosts a replica of partition ${options.partition}` } };
-    const slot = new ReplicaSlot(options, { nc: this.nc, mux: this.mux }, this.log);
+    const slot = new ReplicaSlot(options, this.context, this.log);
     this.slots.set(slot.name, slot);
     await slot.start();
     if ((slot.state as ReplicaSlotState) !== 'running') return { ok: false, error: { code: 'CONFLICT', message: `${slot.name} did not start: ${slot.lastError}` } };
@@ -295,6 +299,7 @@ export class ReplicaHost {
     if (this.drainTimer) clearInterval(this.drainTimer);
     await Promise.all([...this.slots.values()].map((slot) => slot.stop()));
     this.mux.flush();
+    this.context.replies.flush();
     this.mux.close();
     await this.nc.drain().catch(() => undefined);
   }

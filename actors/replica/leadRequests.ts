@@ -12,6 +12,7 @@ import { REQUEST_ID_PATTERN } from '../../storage/kvCommand';
 import { ClientRequests, encodeGet, respond, respondError } from './clientRequests';
 import { commandOf, isWrite } from './commands';
 import type { ShardHost } from './shardRequests';
+import { ReadLease, leaseStateOf } from './readLease';
 
 /** What a replica lends its request handlers. */
 export interface LeadHost extends ShardHost {
@@ -20,6 +21,9 @@ export interface LeadHost extends ShardHost {
   /** The current core (a snapshot install replaces it). */
   raft(): Raft;
   wake(): void;
+  readonly lease: ReadLease;
+  /** Serves the confirmed reads that the applied state already covers. */
+  serveReads(): void;
 }
 
 export function serveKvRequest(host: LeadHost, op: string, requestId: string | undefined, message: Msg): void {
@@ -34,10 +38,7 @@ export function serveKvRequest(host: LeadHost, op: string, requestId: string | u
   if (request.op === 'get') {
     // A linearizable read is checked once, when served (clientRequests.ts): the ring may change meanwhile.
     if (request.consistency === 'stale') return serveLocally(host, request.key, message);
-    const context = host.requests.newReadContext();
-    const result = raft.readIndex(context);
-    if (!result.ok) return respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
-    host.requests.addRead(context, request.key, message);
+    if (!readLinearizable(host, raft, request.key, message)) return;
   } else if (isWrite(request)) {
     const command = commandOf(request);
     if (requestId !== undefined) command.id = requestId;
@@ -49,6 +50,36 @@ export function serveKvRequest(host: LeadHost, op: string, requestId: string | u
     host.requests.addWrite(result.index, result.term, request, message);
   }
   host.wake();
+}
+
+/**
+ * A linearizable read: at the commit index at once while the leader holds its read lease, else after a
+ * ReadIndex round (whose confirmation also renews the lease). False when refused.
+ */
+function readLinearizable(host: LeadHost, raft: Raft, key: string, message: Msg): boolean {
+  const now = performance.now();
+  const state = leaseStateOf(raft);
+  const context = host.requests.newReadContext();
+  if (host.lease.holds(now, state)) {
+    host.requests.readsServed.lease++;
+    host.requests.addRead(context, key, message);
+    host.requests.readConfirmed(context, raft.log.committed);
+    host.serveReads();
+    if (host.lease.wantsProbe(now, state)) {
+      const probe = host.requests.newReadContext();
+      if (raft.readIndex(probe).ok) host.lease.probeIssued(probe, now, raft.term);
+    }
+    return true;
+  }
+  const result = raft.readIndex(context);
+  if (!result.ok) {
+    respondError(message, 'NOT_LEADER', 'not the leader', result.leader);
+    return false;
+  }
+  host.requests.readsServed.readIndex++;
+  host.requests.addRead(context, key, message);
+  if (host.lease.wantsProbe(now, state)) host.lease.probeIssued(context, now, raft.term);
+  return true;
 }
 
 export function serveStaleRead(host: LeadHost, message: Msg): void {

@@ -5,11 +5,10 @@
 // one fsync and one AppendEntries per follower.
 
 import { randomInt } from 'node:crypto';
-import { Msg, NatsConnection, Subscription } from 'nats';
+import { Msg, Subscription } from 'nats';
 import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, applyConfChange, decodeConfChange } from '../raft';
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
-import type { RaftMux } from '../../bus/raftMux';
 import { Subjects, subjects } from '../../bus/subjects';
 import { KvResult, ReplicaStore } from '../../storage';
 import { firstLayoutOwnership } from '../../storage/shardState';
@@ -23,41 +22,12 @@ import { handLeadershipOver } from './leaderHandover';
 import { replicaStatus } from './replicaStatus';
 import { handleShardRequest } from './shardRequests';
 import { LeadHost, StaleReads, proposeShardEntry, serveKvRequest, serveStaleRead } from './leadRequests';
+import { ReadLease, leaseDurationMs, leaseStateOf } from './readLease';
 import { SnapshotInbox, answerDigest, sendSnapshot } from './snapshotTransfer';
 import { APPLY_FLUSH_DELAY_MS, hardStateToPersist, sendableBeforePersist } from './persistPolicy';
+import type { ReplicaContext, ReplicaOptions } from './replicaOptions';
 
-export interface ReplicaOptions {
-  partition: number;
-  replica: number;
-  nodeId: string;
-  /** This replica's LMDB directory. */
-  path: string;
-  prefix: string;
-  /**
-   * Partitions of the cluster's first layout (0..partitions-1): the key ring until resharding changes it
-   * (storage/shardState.ts). A replica refuses keys the ring gives to another partition.
-   */
-  partitions: number;
-  /** Initial voters of the partition (used only when the directory is new). */
-  voters: number[];
-  /** Node hosting each replica id, for status. */
-  nodeOfReplica: Record<string, string>;
-  /** The replica that should lead a brand-new partition (leaders balanced over nodes); default the lowest voter id. */
-  preferredLeader?: number;
-  tickMs: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  /** Compact the log once it holds this many applied entries... */
-  compactEntries?: number;
-  /** ...keeping this many behind the applied index for slow followers. */
-  compactKeep?: number;
-}
-
-/** What a replica borrows from its host thread. */
-export interface ReplicaContext {
-  nc: NatsConnection;
-  mux: RaftMux;
-}
+export type { ReplicaContext, ReplicaOptions } from './replicaOptions';
 
 const cryptoRandom = { nextInt: (bound: number) => randomInt(bound) };
 
@@ -93,8 +63,8 @@ export class Replica {
     this.subjects = subjects(options.prefix);
     this.leadSubjectPrefix = `${this.subjects.partitionLead(options.partition)}.`;
     this.conf = store.stateMachine.confState();
-    this.raft = this.makeRaft();
     this.host = this.makeHost();
+    this.raft = this.makeRaft();
   }
 
   static async start(options: ReplicaOptions, context: ReplicaContext, onFatal: (error: unknown) => void): Promise<Replica> {
@@ -107,8 +77,9 @@ export class Replica {
 
   private makeRaft(): Raft {
     const { replica, electionTicks, heartbeatTicks } = this.options;
+    const quietAtStart = this.host.lease.durationMs > 0;
     return new Raft(
-      { id: replica, electionTicks, heartbeatTicks, random: cryptoRandom, applied: this.store.stateMachine.applied(), appendBytesMax: 512 * 1024 },
+      { id: replica, electionTicks, heartbeatTicks, random: cryptoRandom, applied: this.store.stateMachine.applied(), appendBytesMax: 512 * 1024, quietAtStart },
       this.store.log,
     );
   }
@@ -131,7 +102,7 @@ export class Replica {
       this.context.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
       this.context.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void answerDigest(m, this.store, { partition, replica, node: this.options.nodeId }) }),
     );
-    this.staleReads = new StaleReads(this.context.nc, `${this.subjects.partitionRead(partition)}.get`, (m) => this.guard(m, () => serveStaleRead(this.host, m)));
+    this.staleReads = new StaleReads(this.context.nc, `${this.subjects.partitionRead(partition)}.get`, (m) => this.guard(m, () => serveStaleRead(this.host, this.context.replies.wrap(m))));
     this.staleReads.sync(this.conf.voters.includes(replica));
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }
@@ -148,6 +119,8 @@ export class Replica {
       stateMachine: this.store.stateMachine,
       raft: () => this.raft,
       wake: () => this.wake(),
+      lease: new ReadLease(this.options.readLeaseMs ?? leaseDurationMs(this.options.tickMs, this.options.electionTicks)),
+      serveReads: () => this.serveReads(),
       propose: (data, message, encode) => proposeShardEntry(this.host, data, message, encode),
       flushed: async () => {
         this.store.stateMachine.flushApplies();
@@ -250,15 +223,22 @@ export class Replica {
     this.applyTail = applied.catch((error) => this.onFatal(error));
     if (ready.entries.length > 0 || hardState) this.store.stateMachine.flushApplies();
     else this.scheduleApplyFlush();
-    for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
-    for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
-    this.serveReads();
+    this.settleReads(raft, ready);
     // A leader's appends go out while its own fsync runs (see Ready); votes and acks wait for the disk.
     const early = ready.messages.filter(sendableBeforePersist);
     if (early.length > 0) this.send(raft, early);
     await persisted;
     this.send(raft, early.length > 0 ? ready.messages.filter((m) => !sendableBeforePersist(m)) : ready.messages);
     await this.maybeCompact();
+  }
+
+  private settleReads(raft: Raft, ready: Ready): void {
+    const lease = this.host.lease;
+    for (const context of ready.readsDropped) lease.dropped(context);
+    for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
+    for (const state of ready.readStates) lease.confirmed(state.context, leaseStateOf(raft));
+    for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
+    this.serveReads();
   }
 
   /** Reads see every computed apply: those entries are committed, whether or not their writes reached LMDB. */
@@ -284,6 +264,7 @@ export class Replica {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i].type !== EntryType.ConfChange) continue;
       this.conf = applyConfChange(this.conf, decodeConfChange(entries[i].data));
+      this.host.lease.revoke();
       this.staleReads.sync(this.conf.voters.includes(this.options.replica));
       this.membership.applied(entries[i], this.conf);
       applyBatch(entries.slice(start, i + 1), this.conf);
@@ -328,9 +309,10 @@ export class Replica {
   // ---- leadership ----------------------------------------------------------------------------------
 
   private onRoleChange(role: Role, leader: number): void {
+    this.host.lease.revoke();
     if (role === Role.Leader && !this.leadSubscription) {
       const subject = `${this.subjects.partitionLead(this.options.partition)}.>`;
-      this.leadSubscription = this.context.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(m)) });
+      this.leadSubscription = this.context.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(this.context.replies.wrap(m))) });
       const raft = this.raft;
       const preferred = this.options.preferredLeader ?? Math.min(...this.options.voters);
       handOverAtBirth({
@@ -393,7 +375,7 @@ export class Replica {
   /** A consistency check: the digest of the state machine as of its applied index (equal on every replica at one index). */
   status(): ReplicaStatus {
     const { partition, replica, nodeId } = this.options;
-    const local = { applied: this.store.stateMachine.applied(), snapshotsInstalled: this.snapshotsInstalled, stopped: this.stopped };
+    const local = { applied: this.store.stateMachine.applied(), snapshotsInstalled: this.snapshotsInstalled, stopped: this.stopped, readsServed: this.requests.readsServed };
     return replicaStatus(this.raft, { partition, replica, node: nodeId }, local);
   }
 

@@ -7,7 +7,7 @@ import type { ReplicaStatus } from '../../supervisor/statusTypes';
 export function replicaStatus(
   raft: Raft,
   identity: { partition: number; replica: number; node: string },
-  local: { applied: number; snapshotsInstalled: number; stopped: boolean },
+  local: { applied: number; snapshotsInstalled: number; stopped: boolean; readsServed: { lease: number; readIndex: number } },
 ): ReplicaStatus {
   const status = raft.status();
   const leading = status.role === Role.Leader && !local.stopped;
@@ -26,5 +26,6 @@ export function replicaStatus(
     followerLag: leading ? followerLag : undefined,
     members: leading ? { voters: [...status.conf.voters].sort((a, b) => a - b), learners: [...status.conf.learners].sort((a, b) => a - b) } : undefined,
     confCommitted: leading ? raft.pendingConfIndex <= status.commit : undefined,
+    readsServed: { ...local.readsServed },
   };
 }

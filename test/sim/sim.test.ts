@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { runSeed, SimOptions } from './simulation';
+import { leaseReadsFor, runSeed, SimOptions } from './simulation';
 
 /** Seeds S..S+N-1 from the environment, so a soak or a fresh range can run through the same suite. */
 const SEEDS = Number(process.env.CAIRN_SIM_SEEDS ?? 2000);
@@ -16,11 +16,11 @@ function firstViolation(count: number, start: number, options: SimOptions): { se
 describe('deterministic simulation', function () {
   this.timeout(20 * 60 * 1000);
 
-  it(`holds every safety and liveness property over ${SEEDS} seeds from ${START}`, () => {
+  it(`holds every safety and liveness property over ${SEEDS} seeds from ${START} (odd seeds with lease reads)`, () => {
     let acknowledged = 0;
     let reads = 0;
     for (let seed = START; seed < START + SEEDS; seed++) {
-      const result = runSeed(seed);
+      const result = runSeed(seed, { leaseReads: leaseReadsFor(seed) });
       if (!result.ok) {
         expect.fail(`seed ${seed}: ${result.violation}\n${result.trace.join('\n')}\nreproduce with: npm run sim -- --seeds 1 --start ${seed}`);
       }
@@ -41,6 +41,12 @@ describe('deterministic simulation', function () {
     const found = firstViolation(1000, 1, { bugs: { forgetVote: true } });
     expect(found, 'no violation within 1000 seeds').to.not.equal(undefined);
     expect(found!.violation).to.match(/election safety|state machine safety|leader completeness|stale read|log matching/);
+  });
+
+  it('catches a read lease that outlives the followers\' vote refusal (stale read)', () => {
+    const found = firstViolation(300, 1, { leaseReads: true, bugs: { leaseTooLong: true } });
+    expect(found, 'no violation within 300 seeds').to.not.equal(undefined);
+    expect(found!.violation).to.match(/stale read/);
   });
 
   it('catches a leader that serves reads without ReadIndex (stale read)', () => {

@@ -6,6 +6,7 @@ import { ConfState, Entry, EntryType, Message, NONE, Raft, Ready, Role, Snapshot
 import { MemoryStorage } from '../../actors/raft/memoryStorage';
 import { SeededRandom } from '../../actors/raft/random';
 import { EventQueue } from './eventQueue';
+import { ReadLease, leaseDurationMs, leaseStateOf } from '../../actors/replica/readLease';
 import { sendableBeforePersist } from '../../actors/replica/persistPolicy';
 import { decodeWrite, decodeSnapshot, encodeSnapshot } from './kvCommands';
 
@@ -14,6 +15,8 @@ export interface InjectedBugs {
   forgetVote?: boolean;
   /** A leader serves reads from its local state without ReadIndex: stale reads after a partition. */
   readWithoutReadIndex?: boolean;
+  /** With lease reads: a lease three election timeouts long, outliving the followers' vote refusal. */
+  leaseTooLong?: boolean;
 }
 
 export interface NodeHooks {
@@ -37,6 +40,8 @@ interface ReadWaiter {
 }
 
 const COMPACT_EVERY_ENTRIES = 48;
+const TICK = 10;
+const ELECTION_TICKS = 10;
 
 
 export class SimNode {
@@ -50,6 +55,8 @@ export class SimNode {
   private reads = new Map<number, ReadWaiter>();
   private readsReady: ReadWaiter[] = [];
   private readonly tickPhase: number;
+  /** Lease reads (actors/replica/readLease.ts) on the simulated clock, when the run uses them. */
+  private lease: ReadLease | undefined;
 
   constructor(
     readonly id: number,
@@ -58,6 +65,7 @@ export class SimNode {
     private readonly random: SeededRandom,
     private readonly hooks: NodeHooks,
     private readonly bugs: InjectedBugs,
+    private readonly leaseReads = false,
   ) {
     this.appliedConf = storage.snapshot().meta.confState;
     this.tickPhase = random.nextInt(10);
@@ -73,16 +81,21 @@ export class SimNode {
     this.applied = snapshot.meta.index;
     this.appliedConf = snapshot.meta.confState;
     this.raft = new Raft(
-      { id: this.id, electionTicks: 10, heartbeatTicks: 2, random: this.random, applied: this.applied, inflightMessagesMax: 8, appendEntriesMax: 16 },
+      {
+        id: this.id, electionTicks: ELECTION_TICKS, heartbeatTicks: 2, random: this.random, applied: this.applied,
+        inflightMessagesMax: 8, appendEntriesMax: 16, quietAtStart: this.leaseReads,
+      },
       this.storage,
     );
+    const leaseMs = this.bugs.leaseTooLong ? 3 * ELECTION_TICKS * TICK : leaseDurationMs(TICK, ELECTION_TICKS);
+    this.lease = this.leaseReads ? new ReadLease(leaseMs) : undefined;
     this.incarnation++;
     const incarnation = this.incarnation;
     const tick = () => {
       if (this.incarnation !== incarnation || !this.raft) return;
       this.raft.tick();
       this.afterStimulus();
-      this.queue.schedule(10, tick);
+      this.queue.schedule(TICK, tick);
     };
     this.queue.schedule(1 + this.tickPhase, tick);
   }
@@ -121,11 +134,28 @@ export class SimNode {
       done({ value: this.kv.get(key), servedIndex: this.applied });
       return true;
     }
-    if (!this.raft.readIndex(context).ok) return false;
-    this.reads.set(context, { key, index: 0, done });
+    const now = this.queue.now;
+    if (this.lease?.holds(now, leaseStateOf(this.raft))) {
+      this.readsReady.push({ key, index: this.raft.log.committed, done });
+      this.serveReads();
+    } else {
+      if (!this.raft.readIndex(context).ok) return false;
+      this.reads.set(context, { key, index: 0, done });
+    }
+    this.probeLease(now);
     this.afterStimulus();
     return true;
   }
+
+  private probeLease(now: number): void {
+    const raft = this.raft!;
+    if (!this.lease?.wantsProbe(now, leaseStateOf(raft))) return;
+    // Negative contexts: the simulation's client reads use positive ones.
+    const context = -(++this.probes);
+    if (raft.readIndex(context).ok) this.lease.probeIssued(context, now, raft.term);
+  }
+
+  private probes = 0;
 
   afterStimulus(): void {
     const raft = this.raft;
@@ -156,6 +186,9 @@ export class SimNode {
     }
     for (const message of ready.messages) if (!sendableBeforePersist(message)) this.hooks.send(message);
     for (const entry of ready.committedEntries) this.apply(entry);
+    if (ready.softState) this.lease?.revoke();
+    for (const context of ready.readsDropped) this.lease?.dropped(context);
+    for (const state of ready.readStates) this.lease?.confirmed(state.context, leaseStateOf(raft));
     for (const context of ready.readsDropped) this.finishRead(context, undefined);
     for (const state of ready.readStates) {
       const waiter = this.reads.get(state.context);
@@ -189,6 +222,7 @@ export class SimNode {
     if (entry.index !== this.applied + 1) throw new Error(`node ${this.id} skips from ${this.applied} to ${entry.index}`);
     this.hooks.applied(this, entry);
     if (entry.type === EntryType.ConfChange) {
+      this.lease?.revoke();
       this.appliedConf = applyConfChange(this.appliedConf, decodeConfChange(entry.data));
     } else if (entry.data.byteLength > 0) {
       const write = decodeWrite(entry.data);

@@ -17,6 +17,8 @@ export interface SimOptions {
   /** Ticks the healed cluster has to elect a leader and commit. */
   healTicks?: number;
   bugs?: InjectedBugs;
+  /** Leaders serve linearizable reads under a read lease when they hold one (actors/replica/readLease.ts). */
+  leaseReads?: boolean;
   traceLength?: number;
 }
 
@@ -74,7 +76,7 @@ export class Simulation {
       snapshotInstalled: (installer, snapshot, kv) => this.checker.snapshotInstalled(installer.id, snapshot, kv),
       stepped: (stepper) => this.checker.stepped(stepper.id, stepper.raft!),
       votePersisted: (voter) => this.crashAfterVote(voter),
-    }, this.options.bugs ?? {});
+    }, this.options.bugs ?? {}, this.options.leaseReads ?? false);
     this.nodes.set(id, node);
     node.start();
     return node;
@@ -310,6 +312,13 @@ export class Simulation {
     this.describeNodes();
     throw new SimViolation(`liveness: no leader committed a write on every member within ${healTicks} ticks of healing`);
   }
+}
+
+/** Which seeds run with lease reads: all, none, or the odd ones (the default: both drivers every run). */
+export type LeaseMode = 'on' | 'off' | 'mixed';
+
+export function leaseReadsFor(seed: number, mode: LeaseMode = 'mixed'): boolean {
+  return mode === 'on' || (mode === 'mixed' && seed % 2 === 1);
 }
 
 export function runSeed(seed: number, options: SimOptions = {}): SimResult {

@@ -154,6 +154,38 @@ describe('raft scenarios', () => {
     for (const id of [1, 2, 3]) expect(cluster.appliedTexts(id)).to.deep.equal(['a', 'b']);
   });
 
+  it('a leader that sends TimeoutNow records the term (its read lease ends there)', () => {
+    const cluster = TestCluster.withVoters([1, 2, 3]);
+    cluster.elect(1);
+    const term = cluster.raft(1).term;
+    expect(cluster.raft(1).timeoutNowTerm).to.equal(0);
+    expect(cluster.raft(1).transferLeader(2).ok).to.equal(true);
+    cluster.settle();
+    expect(cluster.raft(1).timeoutNowTerm).to.equal(term);
+  });
+
+  for (const quietAtStart of [false, true]) {
+    it(`a replica restarted ${quietAtStart ? 'with' : 'without'} quietAtStart ${quietAtStart ? 'refuses' : 'grants'} votes in its first election timeout`, () => {
+      const cluster = TestCluster.withVoters([1, 2, 3], { quietAtStart });
+      cluster.tick([2, 3], 10);
+      cluster.elect(1);
+      // 2 acknowledged 1's heartbeats, then restarts and forgets it; 3 loses 1 and campaigns at once.
+      cluster.restart(2);
+      cluster.isolate(1);
+      cluster.raft(3).campaign();
+      cluster.settle();
+      if (!quietAtStart) {
+        expect(cluster.leaders(), 'the restarted replica voted: 1 might still be serving lease reads').to.include(3);
+        return;
+      }
+      expect(cluster.raft(3).role, 'no majority while 2 is quiet').to.not.equal(Role.Leader);
+      cluster.tick([2], 10);
+      cluster.raft(3).campaign();
+      cluster.settle();
+      expect(cluster.leaders()).to.include(3);
+    });
+  }
+
   it('a removed node cannot disrupt the cluster', () => {
     const cluster = TestCluster.withVoters([1, 2, 3]);
     cluster.elect(1);

@@ -141,6 +141,13 @@ describe('supervisor/args', () => {
       expect(parsed([...SUPERVISOR])).to.not.have.nested.property('options.faultInjection');
     });
 
+    it('supervisor: --read-lease off turns lease reads off; on is the default; anything else is refused', () => {
+      expect(parsed([...SUPERVISOR, '--read-lease', 'off'])).to.have.nested.property('options.readLease', false);
+      expect(parsed([...SUPERVISOR, '--read-lease', 'on'])).to.not.have.nested.property('options.readLease');
+      expect(parsed([...SUPERVISOR])).to.not.have.nested.property('options.readLease');
+      expect(parseCommandLine([...SUPERVISOR, '--read-lease', 'maybe'], {}).ok).to.equal(false);
+    });
+
     it('supervisor: --compact-keep must stay below --compact-entries', () => {
       const outcome = parseCommandLine([...SUPERVISOR, '--compact-entries', '100', '--compact-keep', '100'], {});
       expect(outcome.ok).to.equal(false);
