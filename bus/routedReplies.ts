@@ -7,7 +7,7 @@
 // - which requests were answered, so it can retry the ones a dying leader took with it: one message per
 //   router and event-loop turn, `<router inbox>.ack`, a list of sequence numbers (uint32, big-endian).
 
-import type { Msg, NatsConnection } from 'nats';
+import type { Msg, MsgHdrs, NatsConnection, Payload, ReviverFn } from 'nats';
 import type { ErrorCode } from './protocol';
 
 /** Header of a forwarded request: where the answer goes (the client's reply subject). */
@@ -62,27 +62,13 @@ export class RoutedReplies {
   wrap(message: Msg): Msg {
     const client = message.headers?.get(CLIENT_REPLY_HEADER);
     if (!client || !message.reply) return message;
-    const routerReply = message.reply;
-    const router = parseRouterReply(routerReply);
+    const router = parseRouterReply(message.reply);
     if (!router) return message;
-    const routed = Object.create(message) as RoutedMsg;
-    let answered = false;
-    const once = (send: () => void) => {
-      if (answered) return false;
-      answered = true;
-      send();
-      return true;
-    };
-    Object.defineProperty(routed, 'reply', { value: client });
-    routed.respond = (data?: Uint8Array) => once(() => {
-      this.nc.publish(client, data);
-      this.acknowledge(router.inbox, router.seq);
-    });
-    routed.refuse = (data) => void once(() => this.nc.publish(routerReply, data));
-    return routed;
+    return new RoutedMessage(message, client, router.inbox, router.seq, this);
   }
 
-  private acknowledge(inbox: string, seq: number): void {
+  /** A forwarded request was answered: the router hears of it with this turn's other answers. */
+  acknowledge(inbox: string, seq: number): void {
     const list = this.acks.get(inbox);
     if (list) list.push(seq);
     else this.acks.set(inbox, [seq]);
@@ -92,9 +78,64 @@ export class RoutedReplies {
     setImmediate(() => this.flush());
   }
 
+  publish(subject: string, data?: Payload): void {
+    this.nc.publish(subject, data);
+  }
+
   flush(): void {
     this.flushScheduled = false;
     for (const [inbox, seqs] of this.acks) this.nc.publish(`${inbox}.${ACK_TOKEN}`, encodeAcks(seqs));
     this.acks.clear();
+  }
+}
+
+/** A forwarded request: its reply subject is the client's; a refusal goes to the router's. Answered once. */
+class RoutedMessage implements RoutedMsg {
+  private answered = false;
+
+  constructor(
+    private readonly inner: Msg,
+    readonly reply: string,
+    private readonly routerInbox: string,
+    private readonly seq: number,
+    private readonly replies: RoutedReplies,
+  ) {}
+
+  get subject(): string {
+    return this.inner.subject;
+  }
+
+  get sid(): number {
+    return this.inner.sid;
+  }
+
+  get data(): Uint8Array {
+    return this.inner.data;
+  }
+
+  get headers(): MsgHdrs | undefined {
+    return this.inner.headers;
+  }
+
+  respond(payload?: Payload): boolean {
+    if (this.answered) return false;
+    this.answered = true;
+    this.replies.publish(this.reply, payload);
+    this.replies.acknowledge(this.routerInbox, this.seq);
+    return true;
+  }
+
+  refuse(data: Uint8Array): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.replies.publish(`${this.routerInbox}.${this.seq}`, data);
+  }
+
+  json<T>(reviver?: ReviverFn): T {
+    return this.inner.json<T>(reviver);
+  }
+
+  string(): string {
+    return this.inner.string();
   }
 }
