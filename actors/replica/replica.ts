@@ -39,6 +39,8 @@ export class Replica {
   private readonly host: LeadHost;
   private readonly snapshotsSending = new Set<number>();
   private leadSubscription: Subscription | undefined;
+  /** Leaderships this replica has started and ended (see onLeadRequest). */
+  private leadTerms = 0;
   private readonly subscriptions: Subscription[] = [];
   private conf: ConfState;
   private tickTimer: NodeJS.Timeout | undefined;
@@ -166,8 +168,12 @@ export class Replica {
     }
   }
 
-  /** Subjects are `<lead>.<op>`, or `<lead>.<op>.<requestId>` for a router's retryable write. */
-  private onLeadRequest(message: Msg): void {
+  /**
+   * Subjects are `<lead>.<op>`, or `<lead>.<op>.<requestId>` for a router's retryable write. `term` counts
+   * this replica's leaderships: a request that a drained subscription of an earlier one delivers is refused.
+   */
+  private onLeadRequest(message: Msg, term: number): void {
+    if (term !== this.leadTerms) return respondError(message, 'NOT_LEADER', 'not the leader any more', this.raft.leader);
     const [op, token, extra] = message.subject.slice(this.leadSubjectPrefix.length).split('.');
     if (extra !== undefined) return respondError(message, 'BAD_REQUEST', `malformed subject ${message.subject}`);
     if (op === 'conf' && token === undefined) {
@@ -312,7 +318,8 @@ export class Replica {
     this.host.lease.revoke();
     if (role === Role.Leader && !this.leadSubscription) {
       const subject = `${this.subjects.partitionLead(this.options.partition)}.>`;
-      this.leadSubscription = this.context.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(this.context.replies.wrap(m))) });
+      const term = ++this.leadTerms;
+      this.leadSubscription = this.context.nc.subscribe(subject, { callback: (_, m) => this.guard(m, () => this.onLeadRequest(this.context.replies.wrap(m), term)) });
       const raft = this.raft;
       const preferred = this.options.preferredLeader ?? Math.min(...this.options.voters);
       handOverAtBirth({
@@ -321,8 +328,11 @@ export class Replica {
         started: () => this.wake(),
       });
     } else if (role !== Role.Leader && this.leadSubscription) {
-      this.leadSubscription.unsubscribe();
+      // Drain, not unsubscribe: requests already on their way here still reach the handler, which
+      // answers NOT_LEADER (a retry elsewhere) instead of dropping them unanswered.
+      void this.leadSubscription.drain().catch(() => undefined);
       this.leadSubscription = undefined;
+      this.leadTerms++;
       this.requests.failReads(leader);
       // Our unreplicated proposals may sit in the log until a later leader overwrites those indexes,
       // which can take long on a quiet partition: answer now, indeterminately (retrying is safe).
