@@ -241,6 +241,7 @@ function registerMetrics(replicas: ActorHost, router: ActorHost): () => Promise<
   const applied = defaultRegistry.gauge('cairn_replica_applied_index', 'Index applied to the state machine', ['partition', 'replica']);
   const term = defaultRegistry.gauge('cairn_replica_term', 'Raft term', ['partition', 'replica']);
   const leader = defaultRegistry.gauge('cairn_replica_is_leader', '1 when the replica leads its partition', ['partition', 'replica']);
+  const reads = defaultRegistry.gauge('cairn_replica_linearizable_reads', 'Linearizable gets served as leader since the replica started, under the read lease or after a ReadIndex round', ['partition', 'replica', 'served_by']);
   return async () => {
     const slots = (await replicas.call<{ ok: boolean; replicas: ReplicaSlotInfo[] }>('replicas'))?.replicas ?? [];
     for (const slot of slots) {
@@ -256,6 +257,8 @@ function registerMetrics(replicas: ActorHost, router: ActorHost): () => Promise<
       applied.set(status.applied, labels);
       term.set(status.term, labels);
       leader.set(status.role === 'leader' ? 1 : 0, labels);
+      reads.set(status.readsServed?.lease ?? 0, { ...labels, served_by: 'lease' });
+      reads.set(status.readsServed?.readIndex ?? 0, { ...labels, served_by: 'read_index' });
     }
   };
 }

@@ -93,6 +93,7 @@ describe('a three-node cluster of supervisor processes', function () {
     expect(status.partitions).to.have.length(4);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).to.match(/cairn_replica_commit_index\{/);
+    expect(metrics).to.match(/cairn_replica_linearizable_reads\{partition="\d+",replica="\d+",served_by="lease"\} \d+/);
   });
 
   it('answers cluster status with every replica, its role, term and indexes', async () => {
