@@ -240,10 +240,15 @@ export class Replica {
 
   private settleReads(raft: Raft, ready: Ready): void {
     const lease = this.host.lease;
-    for (const context of ready.readsDropped) lease.dropped(context);
-    for (const context of ready.readsDropped) this.requests.readDropped(context, raft.leader);
-    for (const state of ready.readStates) lease.confirmed(state.context, leaseStateOf(raft));
-    for (const state of ready.readStates) this.requests.readConfirmed(state.context, state.index);
+    for (const context of ready.readsDropped) {
+      lease.dropped(context);
+      this.requests.readDropped(context, raft.leader);
+    }
+    const leaseState = ready.readStates.length > 0 ? leaseStateOf(raft) : undefined;
+    for (const state of ready.readStates) {
+      lease.confirmed(state.context, leaseState!);
+      this.requests.readConfirmed(state.context, state.index);
+    }
     this.serveReads();
   }
 
