@@ -1,12 +1,12 @@
 // Hot backup of one cairn node: `node dist/ops/backup.js --data DIR --node ID --out BACKUP [--compact]`.
 //
-// Copies every replica environment under DIR/<node>/p*/ with LMDB's own copy (mdb_env_copy through
-// lmdb-js `backup()`), which runs inside one read transaction: each replica's copy is a consistent
-// point of that replica, taken while the supervisor keeps writing (readers never block the writer).
-// Different partitions are copied one after another, so the backup is NOT one point in time across
-// partitions (each partition is its own Raft group anyway). Then each copy is opened read-only and every
-// record decoded (which verifies its CRC32), and BACKUP/manifest.json records, per replica, the applied
-// index, hard state, log range, key count, size and SHA-256 of the copied file.
+// Copies the node's LMDB environment DIR/<node>/store/ (every replica of the node; storage/nodeEnv.ts),
+// and any replica environment of its own under DIR/<node>/p*/ that a pre-0.2 node made, with LMDB's own
+// copy (mdb_env_copy through lmdb-js `backup()`). It runs inside one read transaction, so the copy of
+// the store is one consistent point of every replica in it, taken while the supervisor keeps writing
+// (readers never block the writer). Then each copy is opened read-only and every record decoded (which
+// verifies its CRC32), and BACKUP/manifest.json records the size and SHA-256 of each copied file and,
+// per replica, the applied index, hard state, log range and key count.
 //
 // The backup is written to BACKUP.partial-<pid> and renamed to BACKUP only when complete, so a BACKUP
 // directory that exists is a whole backup. Exit codes: 0 done, 1 failed, 2 bad command line.
@@ -18,24 +18,27 @@ import { parseArgs } from 'node:util';
 import {
   BackupManifest,
   DATA_FILE,
+  EnvDir,
   LOCK_FILE,
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
+  ManifestEnv,
   ManifestReplica,
   fileBytes,
   fsyncPath,
   isNodeId,
-  listReplicaDirs,
+  listEnvDirs,
   openReadOnly,
+  replicasIn,
   sha256File,
   summarizeReplica,
 } from './backupFormat';
 
 const USAGE = `Usage: node dist/ops/backup.js --data DIR --node ID --out BACKUP_DIR [--compact]
 
-Hot-copies every replica environment of node ID (DIR/ID/p*/) into BACKUP_DIR while the node runs,
-verifies each copy and writes BACKUP_DIR/${MANIFEST_FILE}.
+Hot-copies the LMDB environment of node ID (DIR/ID/store/, and any DIR/ID/p*/ of an older node) into
+BACKUP_DIR while the node runs, verifies each copy and writes BACKUP_DIR/${MANIFEST_FILE}.
 
   --data DIR      the supervisor's --data root (replicas live under DIR/ID/)
   --node ID       the node id (the supervisor's --node-id)
@@ -76,43 +79,27 @@ export function parseBackupArgs(argv: string[]): BackupOptions {
 export async function backupNode(options: BackupOptions, log: (line: string) => void = () => undefined): Promise<BackupManifest> {
   const nodeDir = path.join(options.data, options.node);
   if (!existsSync(nodeDir)) throw new Error(`${nodeDir} does not exist: is --data the supervisor's --data and --node its --node-id?`);
-  const replicaDirs = listReplicaDirs(nodeDir);
-  if (replicaDirs.length === 0) throw new Error(`no replica environments (p<N>/${DATA_FILE}) under ${nodeDir}`);
+  const envDirs = listEnvDirs(nodeDir);
+  if (envDirs.length === 0) throw new Error(`no replica environments (store/${DATA_FILE} or p<N>/${DATA_FILE}) under ${nodeDir}`);
   if (existsSync(options.out) && readdirSync(options.out).length > 0) throw new Error(`${options.out} already exists and is not empty`);
 
   const staging = `${options.out}.partial-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
+    const envs: ManifestEnv[] = [];
     const replicas: ManifestReplica[] = [];
-    for (const { partition, dir } of replicaDirs) {
-      const target = path.join(staging, dir);
-      mkdirSync(target);
-      const source = openReadOnly(path.join(nodeDir, dir));
-      try {
-        await source.backup(target, options.compact);
-      } finally {
-        await source.close();
+    for (const env of envDirs) {
+      const copied = await copyEnv(path.join(nodeDir, env.dir), path.join(staging, env.dir), env, options.compact);
+      envs.push(copied.env);
+      for (const replica of copied.replicas) {
+        replicas.push(replica);
+        log(`${env.dir}/p${replica.partition}: applied ${replica.applied}, commit ${replica.hardState.commit}, term ${replica.hardState.term}, ` +
+          `${replica.keys} keys, ${replica.log.entries} log entries`);
       }
-      const copy = openReadOnly(target);
-      let summary;
-      try {
-        summary = summarizeReplica(copy);
-      } catch (error) {
-        throw new Error(`the copy of ${dir} does not verify: ${(error as Error).message}`, { cause: error });
-      } finally {
-        await copy.close();
-      }
-      // Opening the copy created a lock file; a backup is only the data file.
-      rmSync(path.join(target, LOCK_FILE), { force: true });
-      const dataFile = path.join(target, DATA_FILE);
-      fsyncPath(dataFile);
-      fsyncPath(target);
-      const replica: ManifestReplica = { partition, dir, ...summary, bytes: fileBytes(dataFile), sha256: await sha256File(dataFile) };
-      replicas.push(replica);
-      log(`${dir}: applied ${summary.applied}, commit ${summary.hardState.commit}, term ${summary.hardState.term}, ${summary.keys} keys, ` +
-        `${summary.log.entries} log entries, ${replica.bytes} bytes`);
+      log(`${env.dir}: ${copied.env.bytes} bytes`);
     }
+    if (replicas.length === 0) throw new Error(`no replicas in the environments under ${nodeDir}`);
     const manifest: BackupManifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
@@ -120,6 +107,7 @@ export async function backupNode(options: BackupOptions, log: (line: string) => 
       source: options.data,
       createdAt: new Date().toISOString(),
       compact: options.compact,
+      envs,
       replicas,
     };
     const hostedFile = path.join(nodeDir, ASSIGNMENT_FILE);
@@ -136,6 +124,36 @@ export async function backupNode(options: BackupOptions, log: (line: string) => 
     rmSync(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Copies one environment, verifies the copy by decoding every replica in it, and fsyncs it. */
+async function copyEnv(from: string, to: string, env: EnvDir, compact: boolean): Promise<{ env: ManifestEnv; replicas: ManifestReplica[] }> {
+  mkdirSync(to);
+  const source = openReadOnly(from);
+  try {
+    await source.backup(to, compact);
+  } finally {
+    await source.close();
+  }
+  const copy = openReadOnly(to);
+  const replicas: ManifestReplica[] = [];
+  try {
+    for (const { partition, prefix } of replicasIn(copy, env)) {
+      try {
+        replicas.push({ partition, dir: env.dir, ...summarizeReplica(copy, prefix) });
+      } catch (error) {
+        throw new Error(`the copy of ${env.dir}, partition ${partition}, does not verify: ${(error as Error).message}`, { cause: error });
+      }
+    }
+  } finally {
+    await copy.close();
+  }
+  // Opening the copy created a lock file; a backup is only the data file.
+  rmSync(path.join(to, LOCK_FILE), { force: true });
+  const dataFile = path.join(to, DATA_FILE);
+  fsyncPath(dataFile);
+  fsyncPath(to);
+  return { env: { dir: env.dir, bytes: fileBytes(dataFile), sha256: await sha256File(dataFile) }, replicas };
 }
 
 export async function main(argv: string[]): Promise<number> {

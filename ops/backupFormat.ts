@@ -4,14 +4,19 @@
 //
 // A backup directory looks like
 //   BACKUP/manifest.json
-//   BACKUP/p0/data.mdb      a consistent LMDB copy of DATA/<node>/p0/ (no lock file)
-//   BACKUP/p3/data.mdb      ...one per partition replica the node holds
+//   BACKUP/store/data.mdb   a consistent LMDB copy of DATA/<node>/store/, the node env holding every
+//                           replica as `p<partition>/<db>` (storage/nodeEnv.ts); no lock file
+//   BACKUP/p3/data.mdb      a copy of DATA/<node>/p3/, for a replica a pre-0.2 node kept in an
+//                           environment of its own (one db set, no prefix)
+// Version 1 manifests (every replica in its own environment) are still read.
 
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { open, RootDatabase } from 'lmdb';
 import { decodeEntry, LOG_STORE_NAME } from '../storage/logEntryCodec';
+import { NODE_REPLICAS_MAX, NODE_STORE_DIR, replicaDbPrefix } from '../storage/nodeEnv';
+import { ENV_DATA_FILE, REPLICA_DB_NAMES } from '../storage/replicaEnv';
 import { decodeKvRecord } from '../storage/kvRecord';
 import {
   CONF_STORE_NAME,
@@ -27,12 +32,12 @@ import { keyIndex } from '../storage/uint53';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_FORMAT = 'cairn-node-backup';
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
 /** LMDB's data file inside an environment directory (lmdb-js opens `p<N>` as a directory: no extension). */
-export const DATA_FILE = 'data.mdb';
+export const DATA_FILE = ENV_DATA_FILE;
 export const LOCK_FILE = 'lock.mdb';
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const REPLICA_DIR = /^p(\d{1,4})$/;
+const REPLICA_DIR = /^p(\d{1,5})$/;
 
 /** What one replica environment holds, read in one read transaction. */
 export interface ReplicaSummary {
@@ -55,7 +60,12 @@ export interface ReplicaSummary {
 
 export interface ManifestReplica extends ReplicaSummary {
   partition: number;
-  /** Directory inside the backup, e.g. `p3`. */
+  /** The environment directory inside the backup holding it: `store`, or `p3` for an environment of its own. */
+  dir: string;
+}
+
+/** One copied environment: its directory inside the backup, and its data file's size and SHA-256. */
+export interface ManifestEnv {
   dir: string;
   bytes: number;
   sha256: string;
@@ -70,6 +80,7 @@ export interface BackupManifest {
   createdAt: string;
   /** Whether LMDB compacted while copying (free pages dropped; same content). */
   compact: boolean;
+  envs: ManifestEnv[];
   replicas: ManifestReplica[];
   /** The node's `replicas.json` (which replicas it hosts, supervisor/assignment.ts), when it had one. */
   hosted?: unknown[];
@@ -79,16 +90,38 @@ export function isNodeId(value: string): boolean {
   return NODE_ID.test(value);
 }
 
-/** `p<N>` directories holding an LMDB data file under DATA/<node>/, sorted by partition. */
-export function listReplicaDirs(nodeDir: string): { partition: number; dir: string }[] {
-  return readdirSync(nodeDir, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && REPLICA_DIR.test(entry.name) && existsSync(path.join(nodeDir, entry.name, DATA_FILE)))
-    .map((entry) => ({ partition: Number(REPLICA_DIR.exec(entry.name)![1]), dir: entry.name }))
-    .sort((a, b) => a.partition - b.partition);
+/** An environment directory under DATA/<node>/: the node env `store`, or `p<N>` holding one replica of its own. */
+export interface EnvDir {
+  dir: string;
+  /** The partition of a `p<N>` environment; undefined for the node env. */
+  partition?: number;
 }
 
+/** The environment directories (with an LMDB data file) under DATA/<node>/: `store` first, then `p<N>` by partition. */
+export function listEnvDirs(nodeDir: string): EnvDir[] {
+  const entries = readdirSync(nodeDir, { withFileTypes: true }).filter((entry) => entry.isDirectory() && existsSync(path.join(nodeDir, entry.name, DATA_FILE)));
+  const own = entries
+    .filter((entry) => REPLICA_DIR.test(entry.name))
+    .map((entry) => ({ partition: Number(REPLICA_DIR.exec(entry.name)![1]), dir: entry.name }))
+    .sort((a, b) => a.partition - b.partition);
+  return entries.some((entry) => entry.name === NODE_STORE_DIR) ? [{ dir: NODE_STORE_DIR }, ...own] : own;
+}
+
+/** Opens an environment directory read-only, with room for every db a node env may hold. */
 export function openReadOnly(envPath: string): RootDatabase<Buffer, string> {
-  return open<Buffer, string>(envPath, { readOnly: true, maxDbs: 8, compression: false, encoding: 'binary', cache: false });
+  const maxDbs = NODE_REPLICAS_MAX * REPLICA_DB_NAMES.length + 16;
+  return open<Buffer, string>(envPath, { readOnly: true, maxDbs, compression: false, encoding: 'binary', cache: false });
+}
+
+/** The replicas an open environment holds, with the db name prefix of each. */
+export function replicasIn(root: RootDatabase<Buffer, string>, env: EnvDir): { partition: number; prefix: string }[] {
+  if (env.partition !== undefined) return [{ partition: env.partition, prefix: '' }];
+  const found: { partition: number; prefix: string }[] = [];
+  for (const name of root.getKeys()) {
+    const match = /^p(\d+)\/meta$/.exec(String(name));
+    if (match) found.push({ partition: Number(match[1]), prefix: replicaDbPrefix(Number(match[1])) });
+  }
+  return found.sort((a, b) => a.partition - b.partition);
 }
 
 /**
@@ -96,14 +129,14 @@ export function openReadOnly(envPath: string): RootDatabase<Buffer, string> {
  * whole log and the live kv copy. Every decoder verifies the record's CRC32, so a summary that returns is
  * also an integrity check of the copy. Throws StorageCorruptionError (or an LMDB error) otherwise.
  */
-export function summarizeReplica(root: RootDatabase<Buffer, string>): ReplicaSummary {
+export function summarizeReplica(root: RootDatabase<Buffer, string>, prefix = ''): ReplicaSummary {
   const binary = { encoding: 'binary', keyEncoding: 'binary', compression: false, cache: false } as const;
-  const meta = root.openDB<Buffer, string>(META_STORE_NAME, { encoding: 'binary', keyEncoding: 'ordered-binary', compression: false, cache: false });
-  const log = root.openDB<Buffer, Buffer>(LOG_STORE_NAME, binary);
-  const conf = root.openDB<Buffer, Buffer>(CONF_STORE_NAME, binary);
+  const meta = root.openDB<Buffer, string>(prefix + META_STORE_NAME, { encoding: 'binary', keyEncoding: 'ordered-binary', compression: false, cache: false });
+  const log = root.openDB<Buffer, Buffer>(prefix + LOG_STORE_NAME, binary);
+  const conf = root.openDB<Buffer, Buffer>(prefix + CONF_STORE_NAME, binary);
   // Every db is opened before the read transaction starts: lmdb-js resets the current read transaction
   // when it opens a db.
-  const kvCopies = { a: root.openDB<Buffer, Buffer>('kv-a', binary), b: root.openDB<Buffer, Buffer>('kv-b', binary) };
+  const kvCopies = { a: root.openDB<Buffer, Buffer>(`${prefix}kv-a`, binary), b: root.openDB<Buffer, Buffer>(`${prefix}kv-b`, binary) };
   // The copy is static and opened read-only, yet one read transaction keeps the summary self-consistent
   // even when this is pointed at a live environment.
   const transaction = root.useReadTransaction();
@@ -179,7 +212,7 @@ export function fsyncPath(target: string): void {
   }
 }
 
-/** Parses and checks a manifest; throws an Error naming the first problem. */
+/** Parses and checks a manifest (a version 1 one is read as version 2); throws an Error naming the first problem. */
 export function parseManifest(text: string, where: string): BackupManifest {
   let value: unknown;
   try {
@@ -187,12 +220,20 @@ export function parseManifest(text: string, where: string): BackupManifest {
   } catch (error) {
     throw new Error(`${where} is not JSON: ${(error as Error).message}`);
   }
-  const manifest = value as Partial<BackupManifest>;
+  const manifest = upgradeManifest(value) as Partial<BackupManifest> | null;
   if (manifest === null || typeof manifest !== 'object') throw new Error(`${where} is not an object`);
   if (manifest.format !== MANIFEST_FORMAT || manifest.version !== MANIFEST_VERSION) {
-    throw new Error(`${where} is not a ${MANIFEST_FORMAT} v${MANIFEST_VERSION} manifest`);
+    throw new Error(`${where} is not a ${MANIFEST_FORMAT} v1 or v${MANIFEST_VERSION} manifest`);
   }
   if (typeof manifest.node !== 'string' || !isNodeId(manifest.node)) throw new Error(`${where}: bad node id`);
+  if (!Array.isArray(manifest.envs) || manifest.envs.length === 0) throw new Error(`${where}: no environments`);
+  const dirs = new Set<string>();
+  for (const env of manifest.envs) {
+    const ok = env !== null && typeof env === 'object' && (env.dir === NODE_STORE_DIR || REPLICA_DIR.test(env.dir)) && !dirs.has(env.dir) &&
+      Number.isSafeInteger(env.bytes) && typeof env.sha256 === 'string' && /^[0-9a-f]{64}$/.test(env.sha256);
+    if (!ok) throw new Error(`${where}: bad environment entry ${JSON.stringify(env).slice(0, 200)}`);
+    dirs.add(env.dir);
+  }
   if (!Array.isArray(manifest.replicas) || manifest.replicas.length === 0) throw new Error(`${where}: no replicas`);
   const seen = new Set<number>();
   for (const replica of manifest.replicas) {
@@ -200,16 +241,23 @@ export function parseManifest(text: string, where: string): BackupManifest {
       replica !== null &&
       typeof replica === 'object' &&
       Number.isSafeInteger(replica.partition) &&
-      replica.dir === `p${replica.partition}` &&
-      Number.isSafeInteger(replica.bytes) &&
-      typeof replica.sha256 === 'string' &&
-      /^[0-9a-f]{64}$/.test(replica.sha256) &&
+      (replica.dir === NODE_STORE_DIR || replica.dir === `p${replica.partition}`) &&
+      dirs.has(replica.dir) &&
       !seen.has(replica.partition);
     if (!ok) throw new Error(`${where}: bad replica entry ${JSON.stringify(replica).slice(0, 200)}`);
     seen.add(replica.partition);
   }
   if (manifest.hosted !== undefined && !Array.isArray(manifest.hosted)) throw new Error(`${where}: "hosted" must be a list`);
   return manifest as BackupManifest;
+}
+
+/** Version 1 kept each replica's size and SHA-256 on the replica, every replica in an environment of its own. */
+function upgradeManifest(value: unknown): unknown {
+  const v1 = value as { format?: unknown; version?: unknown; replicas?: unknown } | null;
+  if (v1 === null || typeof v1 !== 'object' || v1.format !== MANIFEST_FORMAT || v1.version !== 1 || !Array.isArray(v1.replicas)) return value;
+  const replicas = v1.replicas as (ManifestReplica & { bytes?: unknown; sha256?: unknown })[];
+  const envs = replicas.map((replica) => ({ dir: replica?.dir, bytes: replica?.bytes, sha256: replica?.sha256 }));
+  return { ...v1, version: MANIFEST_VERSION, envs, replicas };
 }
 
 /**

@@ -1,10 +1,11 @@
 // Restores one node's data directory from a backup written by ops/backup.ts:
 // `node dist/ops/restore.js --backup BACKUP --data DIR [--node ID] [--force]`.
 //
-// The node must be stopped: restore refuses while any process has one of the node's replica
-// environments open (read from LMDB's own lock file). The replica environments are copied into
-// DIR/.restore-<node>-<pid>/, each copy is checked against the manifest's size and SHA-256 and opened
-// and decoded (every record's CRC32), and only then is the staging directory renamed to DIR/<node>/.
+// The node must be stopped: restore refuses while any process has one of the node's LMDB environments
+// open (read from LMDB's own lock file). The environments (the node env `store`, and any `p<N>` of an
+// older node) are copied into DIR/.restore-<node>-<pid>/, each copy is checked against the manifest's
+// size and SHA-256 and every replica in it opened and decoded (every record's CRC32), and only then is
+// the staging directory renamed to DIR/<node>/.
 // An existing DIR/<node>/ is refused unless --force is given; with --force it is renamed to
 // DIR/<node>.pre-restore-<time>/ (kept, not deleted: delete it yourself once the node is healthy). See
 // ops/README.md for what a restore means in Raft terms. Exit codes: 0 done, 1 failed or refused, 2 bad command line.
@@ -13,15 +14,17 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameS
 import { ASSIGNMENT_FILE } from '../supervisor/assignment';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { NODE_STORE_DIR, replicaDbPrefix } from '../storage/nodeEnv';
 import {
   BackupManifest,
+  ManifestReplica,
   DATA_FILE,
   LOCK_FILE,
   MANIFEST_FILE,
   fileBytes,
   fsyncPath,
   isNodeId,
-  listReplicaDirs,
+  listEnvDirs,
   openReadOnly,
   parseManifest,
   processesUsing,
@@ -87,7 +90,7 @@ export async function restoreNode(options: RestoreOptions, log: (line: string) =
     throw new Error(`${target} already exists; refusing to overwrite it (stop the node, then pass --force to move it aside)`);
   }
   if (occupied) {
-    for (const { dir } of listReplicaDirs(target)) {
+    for (const { dir } of listEnvDirs(target)) {
       const pids = await processesUsing(path.join(target, dir));
       if (pids.length > 0) {
         throw new Error(`${path.join(target, dir)} is open in process ${pids.join(', ')}: the node is running; stop it before restoring`);
@@ -95,10 +98,10 @@ export async function restoreNode(options: RestoreOptions, log: (line: string) =
     }
   }
   // Verify the backup before touching anything.
-  for (const replica of manifest.replicas) {
-    const file = path.join(options.backup, replica.dir, DATA_FILE);
+  for (const env of manifest.envs) {
+    const file = path.join(options.backup, env.dir, DATA_FILE);
     if (!existsSync(file)) throw new Error(`the backup is incomplete: ${file} is missing`);
-    await checkFile(file, replica.bytes, replica.sha256, 'backup');
+    await checkFile(file, env.bytes, env.sha256, 'backup');
   }
 
   mkdirSync(options.data, { recursive: true });
@@ -106,23 +109,16 @@ export async function restoreNode(options: RestoreOptions, log: (line: string) =
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging);
   try {
-    for (const replica of manifest.replicas) {
-      const dir = path.join(staging, replica.dir);
+    for (const env of manifest.envs) {
+      const dir = path.join(staging, env.dir);
       mkdirSync(dir);
       const file = path.join(dir, DATA_FILE);
-      copyFileSync(path.join(options.backup, replica.dir, DATA_FILE), file);
+      copyFileSync(path.join(options.backup, env.dir, DATA_FILE), file);
       fsyncPath(file);
       fsyncPath(dir);
-      await checkFile(file, replica.bytes, replica.sha256, 'restored copy');
-      const env = openReadOnly(dir);
-      try {
-        const summary = summarizeReplica(env);
-        if (summary.applied !== replica.applied) throw new Error(`${replica.dir}: applied ${summary.applied}, the manifest says ${replica.applied}`);
-      } finally {
-        await env.close();
-      }
+      await checkFile(file, env.bytes, env.sha256, 'restored copy');
+      await checkReplicas(dir, manifest.replicas.filter((replica) => replica.dir === env.dir), log);
       rmSync(path.join(dir, LOCK_FILE), { force: true }); // made by the check above; the node makes its own
-      log(`${replica.dir}: restored (applied ${replica.applied}, commit ${replica.hardState.commit}, ${replica.keys} keys)`);
     }
     if (manifest.hosted !== undefined && node === manifest.node) {
       // Which replicas the node hosts comes back with them (a replica moved here stays here). Restored
@@ -149,6 +145,20 @@ export async function restoreNode(options: RestoreOptions, log: (line: string) =
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Opens a restored environment and decodes every replica the manifest puts in it. */
+async function checkReplicas(dir: string, replicas: ManifestReplica[], log: (line: string) => void): Promise<void> {
+  const env = openReadOnly(dir);
+  try {
+    for (const replica of replicas) {
+      const summary = summarizeReplica(env, replica.dir === NODE_STORE_DIR ? replicaDbPrefix(replica.partition) : '');
+      if (summary.applied !== replica.applied) throw new Error(`${replica.dir}/p${replica.partition}: applied ${summary.applied}, the manifest says ${replica.applied}`);
+      log(`${replica.dir}/p${replica.partition}: restored (applied ${replica.applied}, commit ${replica.hardState.commit}, ${replica.keys} keys)`);
+    }
+  } finally {
+    await env.close();
   }
 }
 

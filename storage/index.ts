@@ -1,6 +1,7 @@
 // The public surface of storage/: an explicit list, like nats.js's mod.ts.
 
-export { ReplicaStore, ReplicaStoreOptions } from './replicaStore';
+export { ReplicaPlace, ReplicaStore, ReplicaStoreOptions, replicaPlace } from './replicaStore';
+export { NodeEnv, NODE_STORE_DIR } from './nodeEnv';
 export { DurabilityMode, DURABILITY_DEFAULT, MAP_BYTES_DEFAULT } from './replicaEnv';
 export { LogStore, PersistRequest } from './logStore';
 export { KvStateMachine, KvResult, applyCommand } from './kvStateMachine';

@@ -1,11 +1,16 @@
-// One LMDB environment per partition replica (LMDB allows one writer per environment, so replicas on
-// the same machine write in parallel), its named dbs, and the single funnel every write goes through.
+// The named dbs of one partition replica and the single funnel every write goes through. They live either
+// in the node's shared environment (storage/nodeEnv.ts, named `p<partition>/<db>`), so that the writes of
+// all replicas of a node in one event-loop turn commit and fsync as one transaction, or in an
+// environment of their own (`open`, for tools, tests, and replicas a pre-0.2 node created under
+// `<data>/<node>/p<partition>/`).
 //
 // Durability: Raft must not send a vote or an acknowledgement before the data is on disk. lmdb-js on
 // Linux defaults to overlappingSync, where a write's promise resolves once the transaction is committed
 // and visible but before it is flushed. We choose explicitly (see DurabilityMode) and `write()` resolves
 // only once the transaction is on disk in either mode.
 
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Database, RootDatabase, open } from 'lmdb';
 import { StorageFailedError } from './errors';
 import { CONF_STORE_NAME, KvCopyName, META_STORE_NAME } from './metaRecords';
@@ -20,8 +25,8 @@ import { LOG_STORE_NAME } from './logEntryCodec';
  */
 export type DurabilityMode = 'syncCommit' | 'overlappingFlush';
 
-export interface ReplicaEnvOptions {
-  /** Directory of this replica's environment, e.g. `<data>/<node>/p<partition>/`; created if missing. */
+export interface EnvOptions {
+  /** Directory of the environment; created if missing. */
   path: string;
   /** How writes wait for the disk; default `syncCommit`. Cannot change for an environment open in this process. */
   durability?: DurabilityMode;
@@ -37,6 +42,17 @@ export interface ReplicaEnvOptions {
 // there a log persist waits for its flush, but a state-machine apply need not (its entries are already
 // durable in the log and replay after a crash).
 export const DURABILITY_DEFAULT: DurabilityMode = 'syncCommit';
+/** LMDB's data file inside an environment directory. */
+export const ENV_DATA_FILE = 'data.mdb';
+
+/** Whether `dir` holds an LMDB environment (a replica of its own, as pre-0.2 nodes made them). */
+export function hasEnvironment(dir: string): boolean {
+  return existsSync(path.join(dir, ENV_DATA_FILE));
+}
+
+/** A replica in an environment of its own, e.g. `<data>/<node>/p<partition>/`. */
+export type ReplicaEnvOptions = EnvOptions;
+
 /** 64 MiB: plenty for tests and a young partition; lmdb-js remaps to a larger size when it fills. */
 export const MAP_BYTES_DEFAULT = 64 * 1024 * 1024;
 
@@ -44,7 +60,11 @@ export const MAP_BYTES_DEFAULT = 64 * 1024 * 1024;
 export type BinaryDb = Database<Buffer, Buffer>;
 export type MetaDb = Database<Buffer, string>;
 
+/** The named dbs of one replica (REPLICA_DB_NAMES), each under `prefix`. */
+export const REPLICA_DB_NAMES = [LOG_STORE_NAME, CONF_STORE_NAME, 'kv-a', 'kv-b', META_STORE_NAME] as const;
+
 export class ReplicaEnv {
+  /** Where the replica lives: its environment's directory, plus `#p<partition>` inside a node env. */
   readonly path: string;
   readonly durability: DurabilityMode;
   readonly log: BinaryDb;
@@ -53,30 +73,21 @@ export class ReplicaEnv {
   readonly conf: BinaryDb;
   private readonly root: RootDatabase<Buffer, string>;
   private readonly kvCopies: Record<KvCopyName, BinaryDb>;
+  /** Whether closing this replica closes the environment (not when the node env is shared). */
+  private readonly ownsRoot: boolean;
   /** The first error a write ran into; after it every write is refused (see StorageFailedError). */
   private failure: unknown = undefined;
 
-  private constructor(options: ReplicaEnvOptions) {
-    this.path = options.path;
-    this.durability = options.durability ?? DURABILITY_DEFAULT;
-    this.root = open<Buffer, string>(options.path, {
-      // Every option that matters for safety or layout is spelled out rather than left to defaults.
-      maxDbs: 8,
-      mapSize: options.mapBytes ?? MAP_BYTES_DEFAULT,
-      compression: false,
-      encoding: 'binary',
-      overlappingSync: this.durability === 'overlappingFlush',
-      noSync: false,
-      noMetaSync: false,
-      useWritemap: false,
-      eventTurnBatching: true,
-      commitDelay: 0,
-      cache: false,
-    });
-    this.log = this.openBinaryDb(LOG_STORE_NAME);
-    this.conf = this.openBinaryDb(CONF_STORE_NAME);
-    this.kvCopies = { a: this.openBinaryDb('kv-a'), b: this.openBinaryDb('kv-b') };
-    this.meta = this.root.openDB<Buffer, string>(META_STORE_NAME, {
+  /** @internal use `open` or NodeEnv.replica. */
+  constructor(root: RootDatabase<Buffer, string>, where: { path: string; prefix: string; durability: DurabilityMode; ownsRoot: boolean }) {
+    this.root = root;
+    this.path = where.path;
+    this.durability = where.durability;
+    this.ownsRoot = where.ownsRoot;
+    this.log = openBinaryDb(root, where.prefix + LOG_STORE_NAME);
+    this.conf = openBinaryDb(root, where.prefix + CONF_STORE_NAME);
+    this.kvCopies = { a: openBinaryDb(root, `${where.prefix}kv-a`), b: openBinaryDb(root, `${where.prefix}kv-b`) };
+    this.meta = root.openDB<Buffer, string>(where.prefix + META_STORE_NAME, {
       encoding: 'binary',
       keyEncoding: 'ordered-binary',
       compression: false,
@@ -84,8 +95,11 @@ export class ReplicaEnv {
     });
   }
 
+  /** A replica in an environment of its own at `options.path`. */
   static open(options: ReplicaEnvOptions): ReplicaEnv {
-    return new ReplicaEnv(options);
+    const durability = options.durability ?? DURABILITY_DEFAULT;
+    const root = openEnvironment(options, REPLICA_DB_NAMES.length);
+    return new ReplicaEnv(root, { path: options.path, prefix: '', durability, ownsRoot: true });
   }
 
   /** One of the two state-machine copies (`kv-a` / `kv-b`); which one is live is META_KEY.active. */
@@ -117,17 +131,43 @@ export class ReplicaEnv {
     return this.root.useReadTransaction();
   }
 
-  /** Waits for queued writes, then closes the environment. */
+  /**
+   * Waits for queued writes, then closes the environment, if it is this replica's own. In a shared node
+   * env the replica's writes were all awaited by their callers, and the env stays open for the others.
+   */
   async close(): Promise<void> {
-    await this.root.close();
+    if (this.ownsRoot) await this.root.close();
   }
+}
 
-  private openBinaryDb(name: string): BinaryDb {
-    return this.root.openDB<Buffer, Buffer>(name, {
-      encoding: 'binary',
-      keyEncoding: 'binary',
-      compression: false,
-      cache: false,
-    });
-  }
+/**
+ * Opens an LMDB environment with cairn's settings; `maxDbs` is fixed for as long as it is open.
+ * Every option that matters for safety or layout is spelled out rather than left to defaults.
+ */
+export function openEnvironment(options: EnvOptions, maxDbs: number): RootDatabase<Buffer, string> {
+  const durability = options.durability ?? DURABILITY_DEFAULT;
+  return open<Buffer, string>(options.path, {
+    maxDbs,
+    mapSize: options.mapBytes ?? MAP_BYTES_DEFAULT,
+    compression: false,
+    encoding: 'binary',
+    overlappingSync: durability === 'overlappingFlush',
+    noSync: false,
+    noMetaSync: false,
+    useWritemap: false,
+    // lmdb-js runs every write queued in one event-loop turn as one LMDB transaction: one commit and
+    // one fsync for all the replicas of a node that share the environment.
+    eventTurnBatching: true,
+    commitDelay: 0,
+    cache: false,
+  });
+}
+
+function openBinaryDb(root: RootDatabase<Buffer, string>, name: string): BinaryDb {
+  return root.openDB<Buffer, Buffer>(name, {
+    encoding: 'binary',
+    keyEncoding: 'binary',
+    compression: false,
+    cache: false,
+  });
 }

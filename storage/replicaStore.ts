@@ -19,12 +19,23 @@ import {
   writeSnapshotMeta,
 } from './metaAccess';
 import { ENV_FORMAT_VERSION, copyConfState } from './metaRecords';
-import { ReplicaEnv, ReplicaEnvOptions } from './replicaEnv';
+import { NodeEnv } from './nodeEnv';
+import { ReplicaEnv, ReplicaEnvOptions, hasEnvironment } from './replicaEnv';
 import { SnapshotFrame } from './snapshotFrame';
 import { SnapshotReceiver, SnapshotSendOptions, streamSnapshot } from './snapshotStream';
 import type { Ownership } from './shardState';
 
-export interface ReplicaStoreOptions extends ReplicaEnvOptions {
+/** Where a replica's dbs live: an environment of its own at `path`, or partition `partition`'s dbs in a node env. */
+export type ReplicaPlace = ReplicaEnvOptions | { node: NodeEnv; partition: number };
+
+export type ReplicaStoreOptions = ReplicaPlace & ReplicaStoreSettings;
+
+/** A replica that a pre-0.2 node created in an environment of its own at `ownDir` stays there; the rest live in `node`. */
+export function replicaPlace(node: NodeEnv, partition: number, ownDir: string): ReplicaPlace {
+  return hasEnvironment(ownDir) ? { path: ownDir } : { node, partition };
+}
+
+export interface ReplicaStoreSettings {
   /**
    * Membership of a brand-new replica (the initial voters of the partition, or an empty voter list is
    * refused). Ignored when the directory already holds a replica: its stored membership wins.
@@ -49,10 +60,10 @@ export class ReplicaStore {
     this.stateMachine = new KvStateMachine(env, ownership);
   }
 
-  /** Opens (creating and bootstrapping if needed) the replica at options.path. */
+  /** Opens (creating and bootstrapping if needed) the replica at options.path or in options.node. */
   static async open(options: ReplicaStoreOptions): Promise<ReplicaStore> {
     assertBootstrapConfState(options.bootstrapConfState);
-    const env = ReplicaEnv.open(options);
+    const env = 'node' in options ? options.node.replica(options.partition) : ReplicaEnv.open(options);
     try {
       if (!isBootstrapped(env)) await bootstrap(env, options.bootstrapConfState);
       await clearInactiveCopy(env);
@@ -73,7 +84,7 @@ export class ReplicaStore {
     return new SnapshotReceiver(this.env, this.log, this.stateMachine);
   }
 
-  /** Waits for queued writes to be durable, then closes the environment. */
+  /** Waits for queued writes to be durable, then closes the environment if it is the replica's own. */
   async close(): Promise<void> {
     await this.env.close();
   }

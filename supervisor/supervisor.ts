@@ -8,6 +8,7 @@ import { connect, NatsConnection } from 'nats';
 import { KvClient } from '../bus/kvClient';
 import { subjects } from '../bus/subjects';
 import { clusterLayout, PartitionLayout } from '../actors/router/layout';
+import { NODE_STORE_DIR } from '../storage/nodeEnv';
 import { isMetadataPartition, metadataLayout } from '../actors/controller/metadataPartition';
 import type { ControllerOptions } from '../actors/controller/controller';
 import { FAILURE_DETECTOR_DEFAULTS } from '../actors/controller/nodeHealth';
@@ -123,7 +124,7 @@ export async function startSupervisor(options: SupervisorOptions): Promise<Super
   const drainMarker = path.join(options.dataDir, options.nodeId, DRAIN_MARKER);
   const hostOptions: ReplicaHostOptions = {
     nodeId: options.nodeId, natsUrl: options.natsUrl, prefix: options.prefix, replicas: replicaOptions, faultInjection: options.faultInjection,
-    drained: existsSync(drainMarker),
+    drained: existsSync(drainMarker), storePath: path.join(options.dataDir, options.nodeId, NODE_STORE_DIR),
   };
   const watchdog = {
     ...WATCHDOG,

@@ -10,7 +10,7 @@ import { ConfState, Entry, EntryType, Message, MessageType, Raft, Ready, Role, a
 import { assert } from '../raft/assert';
 import { RaftTransport } from '../../bus/raftTransport';
 import { Subjects, subjects } from '../../bus/subjects';
-import { KvResult, ReplicaStore } from '../../storage';
+import { KvResult, ReplicaStore, replicaPlace } from '../../storage';
 import { firstLayoutOwnership } from '../../storage/shardState';
 import { KvCommandError } from '../../storage/kvCommand';
 import { isMetadataPartition } from '../controller/metadataPartition';
@@ -71,7 +71,8 @@ export class Replica {
 
   static async start(options: ReplicaOptions, context: ReplicaContext, onFatal: (error: unknown) => void): Promise<Replica> {
     const ownership = isMetadataPartition(options.partition) ? undefined : firstLayoutOwnership(options.partition, options.partitions);
-    const store = await ReplicaStore.open({ path: options.path, bootstrapConfState: { voters: options.voters, learners: [] }, ownership });
+    const place = replicaPlace(context.store, options.partition, options.path);
+    const store = await ReplicaStore.open({ ...place, bootstrapConfState: { voters: options.voters, learners: [] }, ownership });
     const replica = new Replica(options, store, context, onFatal);
     replica.listen();
     return replica;

@@ -4,12 +4,16 @@
 import type { NatsConnection } from 'nats';
 import type { RaftMux } from '../../bus/raftMux';
 import type { RoutedReplies } from '../../bus/routedReplies';
+import type { NodeEnv } from '../../storage/nodeEnv';
 
 export interface ReplicaOptions {
   partition: number;
   replica: number;
   nodeId: string;
-  /** This replica's LMDB directory. */
+  /**
+   * Where a pre-0.2 node kept this replica in an LMDB environment of its own (`<data>/<node>/p<partition>`);
+   * used if it holds one, else the replica lives in the node env (ReplicaContext.store).
+   */
   path: string;
   prefix: string;
   /**
@@ -38,6 +42,8 @@ export interface ReplicaOptions {
 export interface ReplicaContext {
   nc: NatsConnection;
   mux: RaftMux;
+  /** The node's LMDB environment, shared by its replicas so their writes commit together. */
+  store: NodeEnv;
   /** Answers requests a router forwarded straight to their client (bus/routedReplies.ts). */
   replies: RoutedReplies;
 }

@@ -1,20 +1,21 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { ReplicaEnv } from '../../../storage/replicaEnv';
+import { NodeEnv } from '../../../storage/nodeEnv';
 import { CairnCluster } from '../../support/cairnCluster';
 
-/** Flips one byte inside the payload of the newest log entry of the replica stored at `directory`. */
-async function corruptNewestLogEntry(directory: string): Promise<void> {
-  const env = ReplicaEnv.open({ path: directory });
+/** Flips one byte inside the payload of the newest log entry of partition `partition`'s replica in the node env at `directory`. */
+async function corruptNewestLogEntry(directory: string, partition: number): Promise<void> {
+  const store = NodeEnv.open({ path: directory });
+  const env = store.replica(partition);
   try {
     let newest: { key: Buffer; value: Buffer } | undefined;
     for (const { key, value } of env.log.getRange({ reverse: true, limit: 1 })) newest = { key: Buffer.from(key), value: Buffer.from(value) };
-    if (!newest) throw new Error(`no log entry under ${directory}`);
+    if (!newest) throw new Error(`no log entry of partition ${partition} in ${directory}`);
     const damaged = Buffer.from(newest.value);
     damaged[damaged.length - 1] ^= 0x40;
     await env.log.put(newest.key, damaged);
   } finally {
-    await env.close();
+    await store.close();
   }
 }
 
@@ -39,7 +40,7 @@ describe('a corrupt log entry on disk', function () {
     const status = await cluster.waitHealthy();
     const victim = status.partitions[0].replicas.find((replica) => replica.node === 'n3')!;
     expect(await cluster.kill('n3', 'SIGTERM')).to.equal(0);
-    await corruptNewestLogEntry(path.join(cluster.dataDir, 'n3', 'p0'));
+    await corruptNewestLogEntry(path.join(cluster.dataDir, 'n3', 'store'), 0);
     await cluster.restart('n3');
 
     await cluster.until(async () => {

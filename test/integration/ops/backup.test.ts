@@ -40,7 +40,7 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('backs up a running node under write load: one verified copy per replica and a manifest', async () => {
+  it('backs up a running node under write load: one verified copy of its store and a manifest of every replica in it', async () => {
     let writing = true;
     let written = 0;
     const writer = (async () => {
@@ -51,15 +51,17 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     await writer;
     expect(run.code, run.stderr).to.equal(0);
     expect(written, 'writes went on during the backup').to.be.greaterThan(0);
-    expect(run.stdout).to.contain(`node n1: ${PARTITIONS} replica(s) written to ${backupDir}`);
+    expect(run.stdout).to.contain(`node n1: ${PARTITIONS + 1} replica(s) written to ${backupDir}`);
 
     manifest = JSON.parse(readFileSync(path.join(backupDir, 'manifest.json'), 'utf8')) as BackupManifest;
     expect(manifest.format).to.equal('cairn-node-backup');
     expect(manifest.node).to.equal('n1');
-    expect(manifest.replicas.map((replica) => replica.partition)).to.deep.equal([0, 1, 2, 3]);
+    expect(manifest.replicas.map((replica) => replica.partition), 'the key partitions and the metadata partition').to.deep.equal([0, 1, 2, 3, 65535]);
+    expect(manifest.envs.map((env) => env.dir)).to.deep.equal(['store']);
+    expect(readdirSync(path.join(backupDir, 'store'))).to.deep.equal(['data.mdb']);
+    expect(statSync(path.join(backupDir, 'store', 'data.mdb')).size).to.equal(manifest.envs[0]!.bytes);
     for (const replica of manifest.replicas) {
-      expect(readdirSync(path.join(backupDir, replica.dir))).to.deep.equal(['data.mdb']);
-      expect(statSync(path.join(backupDir, replica.dir, 'data.mdb')).size).to.equal(replica.bytes);
+      expect(replica.dir).to.equal('store');
       expect(replica.applied).to.be.greaterThan(0);
       expect(replica.voters).to.deep.equal([1, 2, 3]);
       expect(replica.log.lastIndex).to.be.at.least(replica.applied);
@@ -100,7 +102,7 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
   it('restore refuses a backup whose data does not match its manifest, and writes nothing', async () => {
     const corrupt = path.join(work, 'corrupt');
     cpSync(backupDir, corrupt, { recursive: true });
-    const file = path.join(corrupt, 'p2', 'data.mdb');
+    const file = path.join(corrupt, 'store', 'data.mdb');
     const fd = openSync(file, 'r+');
     writeSync(fd, Buffer.from([0xff, 0x00, 0xff]), 0, 3, Math.floor(statSync(file).size / 2));
     closeSync(fd);
@@ -117,7 +119,7 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     const fresh = path.join(work, 'fresh');
     const run = await runNode(RESTORE, ['--backup', backupDir, '--data', fresh]);
     expect(run.code, run.stderr).to.equal(0);
-    expect(run.stdout).to.contain(`node n1: ${PARTITIONS} replica(s) restored into ${path.join(fresh, 'n1')}`);
+    expect(run.stdout).to.contain(`node n1: ${PARTITIONS + 1} replica(s) restored into ${path.join(fresh, 'n1')}`);
     expect(readdirSync(path.join(fresh, 'n1')), 'the record of which replicas n1 hosts comes back with them').to.include('replicas.json');
     for (const id of ['n2', 'n3']) cpSync(path.join(cluster.dataDir, id), path.join(fresh, id), { recursive: true });
     expect(readdirSync(fresh).sort()).to.deep.equal(NODES);
@@ -151,8 +153,8 @@ describe('ops/backup.js and ops/restore.js (real 3-process cluster)', function (
     expect(run.code, run.stderr).to.equal(0);
     const aside = readdirSync(rollback).filter((name) => name.startsWith('n2.pre-restore-'));
     expect(aside).to.have.length(1);
-    expect(readdirSync(path.join(rollback, aside[0]!)).sort()).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'p65535', 'replicas.json']);
-    expect(readdirSync(path.join(rollback, 'n2', 'p0'))).to.deep.equal(['data.mdb']);
+    expect(readdirSync(path.join(rollback, aside[0]!)).sort()).to.deep.equal(['replicas.json', 'store']);
+    expect(readdirSync(path.join(rollback, 'n2', 'store'))).to.deep.equal(['data.mdb']);
     expect(readdirSync(path.join(rollback, 'n2')), "n1's record of its replicas is not n2's: n2 recomputes its own").to.not.include('replicas.json');
   });
 });

@@ -13,9 +13,8 @@ import { join } from 'path';
 import { createInterface } from 'readline';
 import { decodeKvCommand } from '../../../storage/kvCommand';
 import { DurabilityMode } from '../../../storage/replicaEnv';
-import { ReplicaStore } from '../../../storage/replicaStore';
 import { TempDirs } from '../../unit/storage/support';
-import { commandOfIndex } from './durabilityChild';
+import { Place, commandOfIndex, openStore } from './durabilityChild';
 
 const CHILD = join(__dirname, 'durabilityChild.js');
 const SEED = Number(process.env.CAIRN_TEST_SEED ?? 20240611);
@@ -38,8 +37,8 @@ function killPoints(seed: number, count: number): number[] {
 }
 
 /** Runs the child until it printed `killAfterLines` lines, then SIGKILLs it; returns what it acknowledged. */
-async function runAndKill(path: string, durability: DurabilityMode, seed: number, killAfterLines: number): Promise<Acknowledged> {
-  const child = fork(CHILD, [path, durability, String(seed)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+async function runAndKill(path: string, durability: DurabilityMode, place: Place, seed: number, killAfterLines: number): Promise<Acknowledged> {
+  const child = fork(CHILD, [path, durability, String(seed), place], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
@@ -73,8 +72,8 @@ function kill(child: ChildProcess): void {
   expect(killed, 'SIGKILL delivered').to.equal(true);
 }
 
-async function checkRecovered(path: string, durability: DurabilityMode, acknowledged: Acknowledged, context: string): Promise<void> {
-  const store = await ReplicaStore.open({ path, durability, bootstrapConfState: { voters: [1], learners: [] } });
+async function checkRecovered(path: string, durability: DurabilityMode, place: Place, acknowledged: Acknowledged, context: string): Promise<void> {
+  const { store, close } = await openStore(path, durability, place);
   try {
     const { log, stateMachine } = store;
     expect(log.lastIndex(), `${context}: log lost acknowledged entries`).to.be.at.least(acknowledged.persisted);
@@ -90,7 +89,7 @@ async function checkRecovered(path: string, durability: DurabilityMode, acknowle
       expect(stateMachine.get(`k${index}`), `${context}: key k${index}`).to.deep.equal({ value: `v${index}`, revision: index, createRevision: index });
     }
   } finally {
-    await store.close();
+    await close();
   }
 }
 
@@ -100,13 +99,18 @@ describe('durability under kill -9 (child process)', function () {
 
   after(() => dirs.removeAll());
 
-  for (const durability of ['syncCommit', 'overlappingFlush'] as const) {
-    it(`${durability}: every acknowledged index survives ${ROUNDS} kills at random moments (seed ${SEED})`, async () => {
+  const cases = [
+    { durability: 'syncCommit', place: 'own', what: 'a replica in an environment of its own' },
+    { durability: 'overlappingFlush', place: 'own', what: 'a replica in an environment of its own' },
+    { durability: 'syncCommit', place: 'node', what: 'a replica in a node env, sharing each commit with two busy neighbours' },
+  ] as const;
+  for (const [n, { durability, place, what }] of cases.entries()) {
+    it(`${durability}, ${what}: every acknowledged index survives ${ROUNDS} kills at random moments (seed ${SEED})`, async () => {
       const path = join(dirs.make(), 'replica');
-      const points = killPoints(SEED + (durability === 'syncCommit' ? 0 : 1), ROUNDS);
+      const points = killPoints(SEED + n, ROUNDS);
       let total: Acknowledged = { persisted: 0, applied: 0, compacted: 0, lines: 0 };
       for (const [round, killAfterLines] of points.entries()) {
-        const acknowledged = await runAndKill(path, durability, SEED + round, killAfterLines);
+        const acknowledged = await runAndKill(path, durability, place, SEED + round, killAfterLines);
         const context = `seed=${SEED} ${durability} round ${round} (killed after ${killAfterLines} lines)`;
         total = {
           persisted: Math.max(total.persisted, acknowledged.persisted),
@@ -114,7 +118,7 @@ describe('durability under kill -9 (child process)', function () {
           compacted: Math.max(total.compacted, acknowledged.compacted),
           lines: total.lines + acknowledged.lines,
         };
-        await checkRecovered(path, durability, total, context);
+        await checkRecovered(path, durability, place, total, context);
       }
       expect(total.compacted, 'the child compacted at least once').to.be.greaterThan(0);
     });
