@@ -1,7 +1,7 @@
 // Hot backup of one cairn node: `node dist/ops/backup.js --data DIR --node ID --out BACKUP [--compact]`.
 //
 // Copies the node's LMDB environment DIR/<node>/store/ (every replica of the node; storage/nodeEnv.ts),
-// and any replica environment of its own under DIR/<node>/p*/ that a pre-0.2 node made, with LMDB's own
+// and any replica environment of its own under DIR/<node>/p*/ that an older cairn node made, with LMDB's own
 // copy (mdb_env_copy through lmdb-js `backup()`). It runs inside one read transaction, so the copy of
 // the store is one consistent point of every replica in it, taken while the supervisor keeps writing
 // (readers never block the writer). Then each copy is opened read-only and every record decoded (which

@@ -6,7 +6,7 @@
 //   BACKUP/manifest.json
 //   BACKUP/store/data.mdb   a consistent LMDB copy of DATA/<node>/store/, the node env holding every
 //                           replica as `p<partition>/<db>` (storage/nodeEnv.ts); no lock file
-//   BACKUP/p3/data.mdb      a copy of DATA/<node>/p3/, for a replica a pre-0.2 node kept in an
+//   BACKUP/p3/data.mdb      a copy of DATA/<node>/p3/, for a replica an older cairn node kept in an
 //                           environment of its own (one db set, no prefix)
 // Version 1 manifests (every replica in its own environment) are still read.
 

@@ -1,7 +1,7 @@
 // The named dbs of one partition replica and the single funnel every write goes through. They live either
 // in the node's shared environment (storage/nodeEnv.ts, named `p<partition>/<db>`), so that the writes of
 // all replicas of a node in one event-loop turn commit and fsync as one transaction, or in an
-// environment of their own (`open`, for tools, tests, and replicas a pre-0.2 node created under
+// environment of their own (`open`, for tools, tests, and replicas an older cairn node created under
 // `<data>/<node>/p<partition>/`).
 //
 // Durability: Raft must not send a vote or an acknowledgement before the data is on disk. lmdb-js on
@@ -45,7 +45,7 @@ export const DURABILITY_DEFAULT: DurabilityMode = 'syncCommit';
 /** LMDB's data file inside an environment directory. */
 export const ENV_DATA_FILE = 'data.mdb';
 
-/** Whether `dir` holds an LMDB environment (a replica of its own, as pre-0.2 nodes made them). */
+/** Whether `dir` holds an LMDB environment (a replica of its own, as older cairn nodes made them). */
 export function hasEnvironment(dir: string): boolean {
   return existsSync(path.join(dir, ENV_DATA_FILE));
 }

@@ -30,7 +30,7 @@ export type ReplicaPlace = ReplicaEnvOptions | { node: NodeEnv; partition: numbe
 
 export type ReplicaStoreOptions = ReplicaPlace & ReplicaStoreSettings;
 
-/** A replica that a pre-0.2 node created in an environment of its own at `ownDir` stays there; the rest live in `node`. */
+/** A replica that an older cairn node created in an environment of its own at `ownDir` stays there; the rest live in `node`. */
 export function replicaPlace(node: NodeEnv, partition: number, ownDir: string): ReplicaPlace {
   return hasEnvironment(ownDir) ? { path: ownDir } : { node, partition };
 }

@@ -11,7 +11,7 @@ export interface ReplicaOptions {
   replica: number;
   nodeId: string;
   /**
-   * Where a pre-0.2 node kept this replica in an LMDB environment of its own (`<data>/<node>/p<partition>`);
+   * Where an older cairn node kept this replica in an LMDB environment of its own (`<data>/<node>/p<partition>`);
    * used if it holds one, else the replica lives in the node env (ReplicaContext.store).
    */
   path: string;

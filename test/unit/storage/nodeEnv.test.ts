@@ -82,7 +82,7 @@ describe('NodeEnv', () => {
     expect(good.log.get(Buffer.from([1]))).to.deep.equal(Buffer.from([2]));
   });
 
-  it('leaves a replica a pre-0.2 node kept in an environment of its own where it is', async () => {
+  it('leaves a replica an older cairn node kept in an environment of its own where it is', async () => {
     const root = dirs.make();
     const node = openNode(join(root, 'store'));
     const own = join(root, 'p3');
