@@ -30,6 +30,7 @@ import {
   isNodeId,
   listEnvDirs,
   openReadOnly,
+  replicaName,
   replicasIn,
   sha256File,
   summarizeReplica,
@@ -94,7 +95,7 @@ export async function backupNode(options: BackupOptions, log: (line: string) => 
       envs.push(copied.env);
       for (const replica of copied.replicas) {
         replicas.push(replica);
-        log(`${env.dir}/p${replica.partition}: applied ${replica.applied}, commit ${replica.hardState.commit}, term ${replica.hardState.term}, ` +
+        log(`${replicaName(env.dir, replica.partition)}: applied ${replica.applied}, commit ${replica.hardState.commit}, term ${replica.hardState.term}, ` +
           `${replica.keys} keys, ${replica.log.entries} log entries`);
       }
       log(`${env.dir}: ${copied.env.bytes} bytes`);

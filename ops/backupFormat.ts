@@ -107,6 +107,11 @@ export function listEnvDirs(nodeDir: string): EnvDir[] {
   return entries.some((entry) => entry.name === NODE_STORE_DIR) ? [{ dir: NODE_STORE_DIR }, ...own] : own;
 }
 
+/** `store/p3` for a replica in the node env, `p3` for one in an environment of its own. */
+export function replicaName(dir: string, partition: number): string {
+  return dir === `p${partition}` ? dir : `${dir}/p${partition}`;
+}
+
 /** Opens an environment directory read-only, with room for every db a node env may hold. */
 export function openReadOnly(envPath: string): RootDatabase<Buffer, string> {
   const maxDbs = NODE_REPLICAS_MAX * REPLICA_DB_NAMES.length + 16;

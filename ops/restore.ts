@@ -28,6 +28,7 @@ import {
   openReadOnly,
   parseManifest,
   processesUsing,
+  replicaName,
   sha256File,
   summarizeReplica,
 } from './backupFormat';
@@ -154,8 +155,9 @@ async function checkReplicas(dir: string, replicas: ManifestReplica[], log: (lin
   try {
     for (const replica of replicas) {
       const summary = summarizeReplica(env, replica.dir === NODE_STORE_DIR ? replicaDbPrefix(replica.partition) : '');
-      if (summary.applied !== replica.applied) throw new Error(`${replica.dir}/p${replica.partition}: applied ${summary.applied}, the manifest says ${replica.applied}`);
-      log(`${replica.dir}/p${replica.partition}: restored (applied ${replica.applied}, commit ${replica.hardState.commit}, ${replica.keys} keys)`);
+      const name = replicaName(replica.dir, replica.partition);
+      if (summary.applied !== replica.applied) throw new Error(`${name}: applied ${summary.applied}, the manifest says ${replica.applied}`);
+      log(`${name}: restored (applied ${replica.applied}, commit ${replica.hardState.commit}, ${replica.keys} keys)`);
     }
   } finally {
     await env.close();
