@@ -15,8 +15,8 @@ import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readdirSy
 import path from 'node:path';
 import { open, RootDatabase } from 'lmdb';
 import { decodeEntry, LOG_STORE_NAME } from '../storage/logEntryCodec';
-import { NODE_REPLICAS_MAX, NODE_STORE_DIR, replicaDbPrefix } from '../storage/nodeEnv';
-import { ENV_DATA_FILE, REPLICA_DB_NAMES } from '../storage/replicaEnv';
+import { NODE_ENV_MAX_DBS, NODE_STORE_DIR, replicaDbPrefix } from '../storage/nodeEnv';
+import { ENV_DATA_FILE } from '../storage/replicaEnv';
 import { decodeKvRecord } from '../storage/kvRecord';
 import {
   CONF_STORE_NAME,
@@ -114,8 +114,7 @@ export function replicaName(dir: string, partition: number): string {
 
 /** Opens an environment directory read-only, with room for every db a node env may hold. */
 export function openReadOnly(envPath: string): RootDatabase<Buffer, string> {
-  const maxDbs = NODE_REPLICAS_MAX * REPLICA_DB_NAMES.length + 16;
-  return open<Buffer, string>(envPath, { readOnly: true, maxDbs, compression: false, encoding: 'binary', cache: false });
+  return open<Buffer, string>(envPath, { readOnly: true, maxDbs: NODE_ENV_MAX_DBS, compression: false, encoding: 'binary', cache: false });
 }
 
 /** The replicas an open environment holds, with the db name prefix of each. */

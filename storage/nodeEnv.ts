@@ -17,7 +17,7 @@ import { DURABILITY_DEFAULT, DurabilityMode, EnvOptions, REPLICA_DB_NAMES, Repli
 export const NODE_STORE_DIR = 'store';
 /** Replicas one node can host (as many as a cluster can have partitions); LMDB fixes the db count at open. */
 export const NODE_REPLICAS_MAX = 4096;
-const NODE_ENV_MAX_DBS = NODE_REPLICAS_MAX * REPLICA_DB_NAMES.length + 16;
+export const NODE_ENV_MAX_DBS = NODE_REPLICAS_MAX * REPLICA_DB_NAMES.length + 16;
 
 /** The db name prefix of a partition's replica in a node env. */
 export function replicaDbPrefix(partition: number): string {

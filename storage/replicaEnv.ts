@@ -60,8 +60,10 @@ export const MAP_BYTES_DEFAULT = 64 * 1024 * 1024;
 export type BinaryDb = Database<Buffer, Buffer>;
 export type MetaDb = Database<Buffer, string>;
 
-/** The named dbs of one replica (REPLICA_DB_NAMES), each under `prefix`. */
+/** The named dbs of one replica, each under its prefix. */
 export const REPLICA_DB_NAMES = [LOG_STORE_NAME, CONF_STORE_NAME, 'kv-a', 'kv-b', META_STORE_NAME] as const;
+/** An environment of one replica: its dbs, with room for a few more in later formats. */
+const REPLICA_ENV_MAX_DBS = 8;
 
 export class ReplicaEnv {
   /** Where the replica lives: its environment's directory, plus `#p<partition>` inside a node env. */
@@ -98,7 +100,7 @@ export class ReplicaEnv {
   /** A replica in an environment of its own at `options.path`. */
   static open(options: ReplicaEnvOptions): ReplicaEnv {
     const durability = options.durability ?? DURABILITY_DEFAULT;
-    const root = openEnvironment(options, REPLICA_DB_NAMES.length);
+    const root = openEnvironment(options, REPLICA_ENV_MAX_DBS);
     return new ReplicaEnv(root, { path: options.path, prefix: '', durability, ownsRoot: true });
   }
 
