@@ -112,20 +112,35 @@ export type { KvStateMachine };
 /**
  * The stale-read queue group holds the partition's voters only: a learner (a replica being added, still
  * catching up, perhaps from an empty store) would answer from far behind, so it joins when promoted.
+ * Leaving drains the subscription instead of dropping it: reads already on their way here are refused
+ * (`refuse`, a retry elsewhere) instead of going unanswered.
  */
 export class StaleReads {
   private subscription: Subscription | undefined;
+  /** Counts joins: a read that the drained subscription of an earlier join delivers is refused. */
+  private joins = 0;
 
-  constructor(private readonly nc: NatsConnection, private readonly subject: string, private readonly serve: (message: Msg) => void) {}
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subject: string,
+    private readonly serve: (message: Msg) => void,
+    private readonly refuse: (message: Msg) => void,
+  ) {}
 
   /** Joins or leaves the queue group as the replica is or is not a voter. */
   sync(voter: boolean): void {
-    if (voter && !this.subscription) this.subscription = this.nc.subscribe(this.subject, { queue: READ_QUEUE_GROUP, callback: (_, message) => this.serve(message) });
+    if (voter && !this.subscription) {
+      const join = ++this.joins;
+      const callback = (message: Msg) => (join === this.joins ? this.serve(message) : this.refuse(message));
+      this.subscription = this.nc.subscribe(this.subject, { queue: READ_QUEUE_GROUP, callback: (_, message) => callback(message) });
+    }
     if (!voter) this.close();
   }
 
   close(): void {
-    this.subscription?.unsubscribe();
+    if (!this.subscription) return;
+    void this.subscription.drain().catch(() => undefined);
     this.subscription = undefined;
+    this.joins++;
   }
 }

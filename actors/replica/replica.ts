@@ -105,7 +105,8 @@ export class Replica {
       this.context.nc.subscribe(this.subjects.control('status'), { callback: (_, m) => this.guard(m, () => respond(m, Buffer.from(JSON.stringify(this.status())))) }),
       this.context.nc.subscribe(this.subjects.control('digest'), { callback: (_, m) => void answerDigest(m, this.store, { partition, replica, node: this.options.nodeId }) }),
     );
-    this.staleReads = new StaleReads(this.context.nc, `${this.subjects.partitionRead(partition)}.get`, (m) => this.guard(m, () => serveStaleRead(this.host, this.context.replies.wrap(m))));
+    const refuse = (m: Msg) => respondError(this.context.replies.wrap(m), 'NOT_LEADER', 'this replica left the partition\'s read group; retry', 0);
+    this.staleReads = new StaleReads(this.context.nc, `${this.subjects.partitionRead(partition)}.get`, (m) => this.guard(m, () => serveStaleRead(this.host, this.context.replies.wrap(m))), refuse);
     this.staleReads.sync(this.conf.voters.includes(replica));
     this.tickTimer = setInterval(() => this.onTick(), this.options.tickMs);
   }

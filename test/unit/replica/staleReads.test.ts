@@ -11,7 +11,7 @@ function fakeConnection() {
     subscribe: (subject: string, options: { queue?: string }) => {
       const id = next++;
       live.set(id, { subject, queue: options.queue });
-      return { unsubscribe: () => live.delete(id) };
+      return { drain: async () => void live.delete(id) };
     },
   } as unknown as NatsConnection;
   return { nc, live };
@@ -20,7 +20,7 @@ function fakeConnection() {
 describe('replica/StaleReads: only voters serve stale reads', () => {
   it('a learner stays out of the read queue group, joins once promoted, leaves when removed', () => {
     const { nc, live } = fakeConnection();
-    const reads = new StaleReads(nc, 'cairn.part.3.read.get', (_message: Msg) => undefined);
+    const reads = new StaleReads(nc, 'cairn.part.3.read.get', (_message: Msg) => undefined, (_message: Msg) => undefined);
     reads.sync(false);
     expect([...live.values()], 'a learner catching up').to.deep.equal([]);
     reads.sync(true);
