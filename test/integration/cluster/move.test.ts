@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { storedPartitions } from '../../support/storedReplicas';
 import { CairnCluster } from '../../support/cairnCluster';
 import { cairn } from '../../support/cairnCli';
 import { startWriter } from '../../support/writer';
@@ -36,6 +37,8 @@ describe('cairn partitions move (4 supervisor processes)', function () {
     expect(after.partitions[0].replicas.map((replica) => replica.node).sort()).to.deep.equal([...partition.replicas.map((r) => r.node).filter((n) => n !== from), to].sort());
     await writer.stop();
     expect(writer.errors, 'no client request failed during the move').to.deep.equal([]);
+    expect(await storedPartitions(cluster.dataDir, to), `${to} stores the new replica`).to.include(0);
+    await cluster.until(async () => !(await storedPartitions(cluster.dataDir, from)).includes(0), 10_000, `${from} to delete its replica's data`);
 
     for (const id of cluster.nodeIds) expect(await cluster.kill(id, 'SIGTERM')).to.equal(0);
     for (const id of cluster.nodeIds) await cluster.restart(id);

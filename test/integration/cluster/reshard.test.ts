@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { KvClient } from '../../../bus/kvClient';
 import { PartitionMap } from '../../../actors/router/layout';
 import { subjects } from '../../../bus/subjects';
+import { storedPartitions } from '../../support/storedReplicas';
 import { CairnCluster } from '../../support/cairnCluster';
 import { cairn } from '../../support/cairnCli';
 import { startWriter, Writer } from '../../support/writer';
@@ -160,6 +159,7 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
     const viaDirect = running(startWriter(cluster, 'delete-d', { kv: direct }));
     await cluster.until(() => viaRouters.count > 200 && viaDirect.count > 200, 30_000, 'writes before the reshard');
     const reader = running(startReader(cluster.kv, [viaRouters, viaDirect]));
+    for (const node of cluster.nodeIds) expect(await storedPartitions(cluster.dataDir, node), `${node} before the delete`).to.include(1);
     const run = await cairn(['partitions', 'delete', '1', '--json', ...nats]);
     expect(run, run.stderr).to.include({ code: 0 });
     expect(JSON.parse(run.stdout)).to.deep.include({ ok: true });
@@ -173,7 +173,10 @@ describe('resharding: cairn partitions create / delete (3 supervisor processes)'
       for (const [key, value] of writer.acknowledged) expect((await cluster.kv.get(key)).value, key).to.equal(value);
     }
     await cluster.until(async () => (await cluster.status()).partitions.every((partition) => partition.id !== 1), 20_000, 'partition 1 to be gone');
-    await cluster.until(() => cluster.nodeIds.every((node) => !existsSync(path.join(cluster.dataDir, node, 'p1'))), 20_000, 'partition 1\'s data to be deleted');
+    await cluster.until(async () => {
+      for (const node of cluster.nodeIds) if ((await storedPartitions(cluster.dataDir, node)).includes(1)) return false;
+      return true;
+    }, 20_000, 'partition 1\'s data to be deleted');
 
     const again = await cairn(['partitions', 'delete', '1', ...nats]);
     expect(again.code).to.equal(1);
