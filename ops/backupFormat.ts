@@ -15,7 +15,7 @@ import { closeSync, createReadStream, existsSync, fsyncSync, openSync, readdirSy
 import path from 'node:path';
 import { open, RootDatabase } from 'lmdb';
 import { decodeEntry, LOG_STORE_NAME } from '../storage/logEntryCodec';
-import { NODE_ENV_MAX_DBS, NODE_STORE_DIR, replicaDbPrefix } from '../storage/nodeEnv';
+import { NODE_ENV_MAX_DBS, NODE_STORE_DIR, partitionsIn, replicaDbPrefix } from '../storage/nodeEnv';
 import { ENV_DATA_FILE } from '../storage/replicaEnv';
 import { decodeKvRecord } from '../storage/kvRecord';
 import {
@@ -120,12 +120,7 @@ export function openReadOnly(envPath: string): RootDatabase<Buffer, string> {
 /** The replicas an open environment holds, with the db name prefix of each. */
 export function replicasIn(root: RootDatabase<Buffer, string>, env: EnvDir): { partition: number; prefix: string }[] {
   if (env.partition !== undefined) return [{ partition: env.partition, prefix: '' }];
-  const found: { partition: number; prefix: string }[] = [];
-  for (const name of root.getKeys()) {
-    const match = /^p(\d+)\/meta$/.exec(String(name));
-    if (match) found.push({ partition: Number(match[1]), prefix: replicaDbPrefix(Number(match[1])) });
-  }
-  return found.sort((a, b) => a.partition - b.partition);
+  return partitionsIn(root).map((partition) => ({ partition, prefix: replicaDbPrefix(partition) }));
 }
 
 /**

@@ -24,6 +24,16 @@ export function replicaDbPrefix(partition: number): string {
   return `p${partition}/`;
 }
 
+/** Partitions with a replica in a node env (the ones with a meta db), sorted; also for read-only copies. */
+export function partitionsIn(root: RootDatabase<Buffer, string>): number[] {
+  const found: number[] = [];
+  for (const name of root.getKeys()) {
+    const match = /^p(\d+)\/meta$/.exec(String(name));
+    if (match) found.push(Number(match[1]));
+  }
+  return found.sort((a, b) => a - b);
+}
+
 export class NodeEnv {
   readonly path: string;
   readonly durability: DurabilityMode;
@@ -49,14 +59,9 @@ export class NodeEnv {
     });
   }
 
-  /** Partitions with a replica in this env (the ones with a meta db). */
+  /** Partitions with a replica in this env. */
   partitions(): number[] {
-    const found: number[] = [];
-    for (const name of this.root.getKeys()) {
-      const match = /^p(\d+)\/meta$/.exec(String(name));
-      if (match) found.push(Number(match[1]));
-    }
-    return found.sort((a, b) => a - b);
+    return partitionsIn(this.root);
   }
 
   /**
