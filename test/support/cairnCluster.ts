@@ -67,7 +67,10 @@ export class CairnCluster {
       ...(o.http.includes(id) ? ['--http', '0'] : []), ...o.flags,
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const node: NodeProcess = { id, child, output: [], exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+    // A restarted node keeps the output of its earlier lives, after a marker line.
+    const output = this.nodes.get(id)?.output ?? [];
+    if (output.length > 0) output.push(`--- restarted at ${new Date().toISOString()} ---`);
+    const node: NodeProcess = { id, child, output, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
     const collect = (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
         if (!line) continue;

@@ -1,0 +1,85 @@
+// npm run jepsen -- [--seed S] [--seeds N] [--seconds T] [--faults kill,pause,killall|none] [--clients C]
+//                   [--keys K] [--ops-per-key N] [--timeout-ms MS] [--partitions P] [--history FILE]
+//                   [--reads linearizable|stale]   (stale: a control run whose history should fail)
+// Runs seeds S..S+N-1, each a fresh cluster of real processes under the nemesis, and checks each history
+// for linearizability. Prints one JSON report per seed on stdout, a summary table last; exits 1 at the
+// first seed whose history is not linearizable (or could not be decided). See README.md, "Jepsen-style runs".
+
+import { writeFileSync } from 'node:fs';
+import { FlagReader } from '../../bench/flagReader';
+import { FAULTS, Fault } from './nemesis';
+import { JEPSEN_DEFAULTS, JepsenOptions, JepsenReport, runJepsen } from './run';
+
+function usage(message: string): never {
+  console.error(`${message}\nusage: npm run jepsen -- [--seed S] [--seeds N] [--seconds T] [--faults ${FAULTS.join(',')}|none] [--clients C] [--keys K] [--ops-per-key N] [--timeout-ms MS] [--partitions P] [--reads linearizable|stale] [--history FILE] [--logs DIR]`);
+  process.exit(2);
+}
+
+function parseFaults(text: string): Fault[] {
+  if (text === 'none') return [];
+  const faults = text.split(',');
+  for (const fault of faults) if (!(FAULTS as readonly string[]).includes(fault)) usage(`unknown fault ${JSON.stringify(fault)}`);
+  return faults as Fault[];
+}
+
+function parseReads(text: string): 'linearizable' | 'stale' {
+  if (text !== 'linearizable' && text !== 'stale') usage('--reads needs linearizable or stale');
+  return text;
+}
+
+function parse(argv: string[]): { options: JepsenOptions; seeds: number; history?: string } {
+  const options: JepsenOptions = { ...JEPSEN_DEFAULTS, log: (line) => console.error(line) };
+  let seeds = 1;
+  let history: string | undefined;
+  const flags = new FlagReader(argv, usage);
+  for (let flag = flags.next(); flag !== undefined; flag = flags.next()) {
+    switch (flag) {
+      case '--seed': options.seed = flags.integer(0); break;
+      case '--seeds': seeds = flags.integer(1); break;
+      case '--seconds': options.seconds = flags.number(1); break;
+      case '--faults': options.faults = parseFaults(flags.value()); break;
+      case '--clients': options.clients = flags.integer(1); break;
+      case '--keys': options.keys = flags.integer(1); break;
+      case '--ops-per-key': options.opsPerKey = flags.integer(1); break;
+      case '--timeout-ms': options.timeoutMs = flags.integer(1); break;
+      case '--partitions': options.partitions = flags.integer(1); break;
+      case '--history': history = flags.value(); break;
+      case '--logs': options.logsDir = flags.value(); break;
+      case '--reads': options.reads = parseReads(flags.value()); break;
+      default: usage(`unknown flag ${flag}`);
+    }
+  }
+  return { options, seeds, history };
+}
+
+function row(report: JepsenReport): string {
+  const ok = Object.values(report.counts.ok).reduce((a, b) => a + b, 0);
+  const info = Object.values(report.counts.info).reduce((a, b) => a + b, 0);
+  const fail = Object.values(report.counts.fail).reduce((a, b) => a + b, 0);
+  const faults = report.faults.map((event) => event.fault).join(',') || '-';
+  return [report.seed, report.verdict, report.operations, ok, info, fail, `${report.keys.linearizable}/${report.keys.violation}/${report.keys.unknown}`, report.checkMs, faults]
+    .map(String).join('  ');
+}
+
+async function main(): Promise<void> {
+  const { options, seeds, history } = parse(process.argv.slice(2));
+  const rows: string[] = [];
+  let failed = false;
+  for (let seed = options.seed; seed < options.seed + seeds && !failed; seed++) {
+    const logsDir = options.logsDir === undefined ? undefined : `${options.logsDir}/${seed}`;
+    const { report, history: operations } = await runJepsen({ ...options, seed, logsDir });
+    console.log(JSON.stringify(report, (_, value) => (value === Infinity ? 'never' : value), 2));
+    if (history) writeFileSync(`${history}.${seed}.json`, JSON.stringify(operations, (_, value) => (value === Infinity ? null : value)));
+    rows.push(row(report));
+    failed = report.verdict !== 'linearizable';
+  }
+  console.log('\nseed  verdict  ops  ok  info  fail  keys(lin/viol/unknown)  check-ms  faults');
+  for (const line of rows) console.log(line);
+  console.log(`jepsen: ${rows.length} seeds, ${failed ? 'FAILED at the last one' : 'every history linearizable'}`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,127 @@
+// Jepsen's nemesis for a cairn cluster of supervisor processes: one fault at a time, in rounds of every
+// enabled fault in an order drawn from a seeded random stream, each healed before the next. A fault hits a minority (one node) except `killall`, which
+// kills every supervisor at once and restarts them all (acknowledged writes must survive it).
+//
+// - kill: kill -9 one supervisor, restart it later with the same data.
+// - pause: SIGSTOP one supervisor (replicas, router and all), SIGCONT later.
+// - partition: cut every Raft message to and from one node's replicas (bus/faultInjection.ts; the
+//   supervisors run with --fault-injection), while clients can still reach its router and replicas.
+//   A leader cut off this way must stop acknowledging writes and serving linearizable reads.
+// - killall: kill -9 every supervisor, restart them all.
+
+import { performance } from 'node:perf_hooks';
+import type { SeededRandom } from '../../actors/raft/random';
+import { sendFaultCommand } from '../../bus/faultInjection';
+import type { CairnCluster } from '../support/cairnCluster';
+import type { ClusterStatus } from '../../supervisor/statusTypes';
+
+export const FAULTS = ['kill', 'pause', 'partition', 'killall'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+export interface FaultEvent {
+  fault: Fault;
+  nodes: string[];
+  /** Milliseconds on the history's clock (performance.now()). */
+  startedMs: number;
+  healedMs: number;
+}
+
+export interface NemesisOptions {
+  faults: Fault[];
+  /** Quiet time between faults, milliseconds [min, max). */
+  quietMs: [number, number];
+  /** How long a fault lasts before it is healed, milliseconds [min, max). */
+  faultMs: [number, number];
+}
+
+export class Nemesis {
+  readonly events: FaultEvent[] = [];
+  private running = true;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly cluster: CairnCluster,
+    private readonly options: NemesisOptions,
+    private readonly random: SeededRandom,
+  ) {}
+
+  /** Injects faults until stop(); resolves with every node running and none paused. */
+  async run(): Promise<void> {
+    // Rounds of every fault once, in a seeded order, so that a short run still sees every kind.
+    let round: Fault[] = [];
+    while (this.running) {
+      await this.pause(this.between(this.options.quietMs));
+      if (!this.running || this.options.faults.length === 0) break;
+      if (round.length === 0) round = this.shuffled(this.options.faults);
+      await this.inject(round.pop()!);
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+    this.wake?.();
+  }
+
+  private async inject(fault: Fault): Promise<void> {
+    const ids = [...this.cluster.nodes.keys()];
+    const nodes = fault === 'killall' ? ids : [ids[this.random.nextInt(ids.length)]];
+    const startedMs = this.now();
+    if (fault === 'pause') for (const id of nodes) this.cluster.nodes.get(id)!.child.kill('SIGSTOP');
+    else if (fault === 'partition') await this.isolate(nodes[0]);
+    else await Promise.all(nodes.map((id) => this.cluster.kill(id, 'SIGKILL')));
+    // A fault always lasts its drawn time, also when the run is stopping: the heal is part of the test.
+    await sleep(this.between(this.options.faultMs));
+    if (fault === 'pause') for (const id of nodes) this.cluster.nodes.get(id)!.child.kill('SIGCONT');
+    else if (fault === 'partition') await this.faultCommand({ op: 'heal' });
+    else for (const id of nodes) await this.cluster.restart(id);
+    this.events.push({ fault, nodes, startedMs, healedMs: this.now() });
+  }
+
+  /** Cuts every replica of `node` (the metadata partition's too) off from its peers. */
+  private async isolate(node: string): Promise<void> {
+    let status: ClusterStatus | undefined;
+    await this.cluster.until(async () => (status = await this.cluster.status()) !== undefined, 10_000, 'the cluster status');
+    const partitions = [...status!.partitions, ...(status!.metadata ? [status!.metadata] : [])];
+    for (const partition of partitions) {
+      for (const replica of partition.replicas) {
+        if (replica.node === node) await this.faultCommand({ op: 'isolate', endpoint: `p${partition.id}/r${replica.replica}` });
+      }
+    }
+  }
+
+  private async faultCommand(command: Parameters<typeof sendFaultCommand>[2]): Promise<void> {
+    await sendFaultCommand(this.cluster.nc, 'cairn', command, { expectedAcks: this.cluster.nodes.size, timeoutMs: 5_000 });
+  }
+
+  private shuffled(faults: Fault[]): Fault[] {
+    const order = [...faults];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = this.random.nextInt(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    return order;
+  }
+
+  private between([min, max]: [number, number]): number {
+    return min + this.random.nextInt(Math.max(1, max - min));
+  }
+
+  private async pause(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  private now(): number {
+    return performance.now();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

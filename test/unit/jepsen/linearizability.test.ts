@@ -1,0 +1,95 @@
+// The linearizability checker (test/jepsen/linearizability.ts) on small histories whose verdict is known:
+// it must accept every legal interleaving and name the operation no order can explain.
+
+import { expect } from 'chai';
+import { checkKey, Operation } from '../../jepsen/linearizability';
+import { RegisterInput, RegisterOutput, step, INITIAL_STATE } from '../../jepsen/registerModel';
+
+let nextId = 1;
+/** An operation on key k by `client`, invoked at `from`, completed at `to` (undefined output: unknown outcome). */
+function op(client: number, from: number, to: number, input: RegisterInput, output: RegisterOutput | undefined): Operation {
+  return { id: nextId++, client, key: 'k', input, output, invokedAt: from, completedAt: output === undefined ? Infinity : to };
+}
+const put = (value: string) => ({ f: 'put', value }) as const;
+const get = { f: 'get' } as const;
+const del = { f: 'del' } as const;
+const putOk = (revision: number) => ({ f: 'put', revision }) as const;
+const read = (value: string | null, revision: number) => ({ f: 'get', value, revision }) as const;
+
+function verdict(ops: Operation[]) {
+  return checkKey('k', ops);
+}
+
+describe('linearizability checker', () => {
+  it('accepts a sequential history and refuses a read of an overwritten value after the overwrite', () => {
+    const base = [op(1, 0, 1, put('a'), putOk(10)), op(1, 2, 3, put('b'), putOk(11))];
+    expect(verdict([...base, op(2, 4, 5, get, read('b', 11))]).verdict).to.equal('linearizable');
+    const stale = op(2, 4, 5, get, read('a', 10));
+    const result = verdict([...base, stale]);
+    expect(result.verdict).to.equal('violation');
+    if (result.verdict === 'violation') expect(result.witness.stuck).to.equal(stale);
+  });
+
+  it('lets a read concurrent with a write see either value', () => {
+    const write = op(1, 0, 10, put('b'), putOk(11));
+    const first = op(0, -5, -4, put('a'), putOk(10));
+    expect(verdict([first, write, op(2, 1, 2, get, read('a', 10))]).verdict).to.equal('linearizable');
+    expect(verdict([first, write, op(2, 1, 2, get, read('b', 11))]).verdict).to.equal('linearizable');
+  });
+
+  it('refuses a read that goes back in time (new value, then the old one, both concurrent with the write)', () => {
+    const ops = [op(0, -5, -4, put('a'), putOk(10)), op(1, 0, 10, put('b'), putOk(11)), op(2, 1, 2, get, read('b', 11)), op(2, 3, 4, get, read('a', 10))];
+    expect(verdict(ops).verdict).to.equal('violation');
+  });
+
+  it('refuses a lost acknowledged write', () => {
+    expect(verdict([op(1, 0, 1, put('a'), putOk(5)), op(2, 2, 3, get, read(null, 0))]).verdict).to.equal('violation');
+  });
+
+  it('lets a write with an unknown outcome take effect or not, but never invent a value', () => {
+    const unknown = op(1, 0, 0, put('x'), undefined);
+    expect(verdict([unknown, op(2, 5, 6, get, read('x', 7))]).verdict).to.equal('linearizable');
+    expect(verdict([unknown, op(2, 5, 6, get, read(null, 0))]).verdict).to.equal('linearizable');
+    expect(verdict([unknown, op(2, 5, 6, get, read('y', 7))]).verdict).to.equal('violation');
+  });
+
+  it('refuses a read that sees an unknown write and then misses it', () => {
+    const ops = [op(1, 0, 0, put('x'), undefined), op(2, 5, 6, get, read('x', 7)), op(2, 7, 8, get, read(null, 0))];
+    expect(verdict(ops).verdict).to.equal('violation');
+  });
+
+  it('refuses two compare-and-sets that both won against the same value', () => {
+    const cas = (value: string) => ({ f: 'cas', value, expect: { value: 'a' } }) as const;
+    const base = op(0, 0, 1, put('a'), putOk(3));
+    const ops = [base, op(1, 2, 5, cas('b'), { f: 'cas', ok: true, revision: 4 }), op(2, 2, 5, cas('c'), { f: 'cas', ok: true, revision: 5 })];
+    expect(verdict(ops).verdict).to.equal('violation');
+    const loser = op(2, 2, 5, cas('c'), { f: 'cas', ok: false, value: 'b', revision: 4 });
+    expect(verdict([base, ops[1], loser]).verdict).to.equal('linearizable');
+  });
+
+  it('refuses revisions that go backwards across writes', () => {
+    expect(verdict([op(1, 0, 1, put('a'), putOk(9)), op(1, 2, 3, put('b'), putOk(8))]).verdict).to.equal('violation');
+  });
+
+  it('refuses a delete that reports nothing to delete when the key is set', () => {
+    const ops = [op(1, 0, 1, put('a'), putOk(2)), op(1, 2, 3, del, { f: 'del', deleted: false, revision: 0 })];
+    expect(verdict(ops).verdict).to.equal('violation');
+    const deleted = [op(1, 0, 1, put('a'), putOk(2)), op(1, 2, 3, del, { f: 'del', deleted: true, revision: 3 }), op(2, 4, 5, get, read(null, 0))];
+    expect(verdict(deleted).verdict).to.equal('linearizable');
+  });
+
+  it('gives up with verdict unknown when the search exceeds its budget', () => {
+    const ops = Array.from({ length: 12 }, (_, i) => op(i, 0, 0, put(`v${i}`), undefined));
+    ops.push(op(99, 1, 2, get, read('nobody', 1)));
+    expect(checkKey('k', ops, { stepsMax: 50 }).verdict).to.equal('unknown');
+    expect(checkKey('k', ops).verdict).to.equal('violation');
+  });
+
+  it('checks a compare-and-set by revision against a revision it could not see', () => {
+    const unseen = step(INITIAL_STATE, put('x'), undefined)[0];
+    const casByRevision = { f: 'cas', value: 'y', expect: { revision: 7 } } as const;
+    expect(step(unseen, casByRevision, { f: 'cas', ok: true, revision: 8 })).to.deep.equal([{ value: 'y', revision: 8, floor: 8 }]);
+    expect(step(unseen, casByRevision, { f: 'cas', ok: false, value: 'x', revision: 7 })).to.deep.equal([]);
+    expect(step(unseen, casByRevision, undefined)).to.have.length(2);
+  });
+});
