@@ -22,7 +22,7 @@ import { LOG_STORE_NAME } from './logEntryCodec';
 import { KvCopyName, copyConfState } from './metaRecords';
 import { BinaryDb, ReplicaEnv } from './replicaEnv';
 import {
-  EXPIRED_PER_BATCH_MAX, EXPIRY_PREFIX, REQUEST_IDS_KEPT, RESULT_PREFIX, RESULT_PREFIX_END, changedTheStore, expiryKey, expiryKeyBefore, idOfExpiryKey, isResultKey,
+  EXPIRED_PER_BATCH_MAX, EXPIRY_PREFIX, REQUEST_IDS_KEPT, RESULT_PREFIX, RESULT_PREFIX_END, expiryKey, expiryKeyBefore, idOfExpiryKey, isResultKey,
   recordOf, resultKey, resultOf,
 } from './requestIds';
 
@@ -284,7 +284,7 @@ export class KvStateMachine {
       if (!ownsKey(this.ownership, shard, command.key)) return { op: 'refused', code: 'WRONG_PARTITION' };
       const effect = applyCommand(command, shard.revisionBase + entry.index, current(command.key));
       if (effect.next !== undefined) writes.set(command.key, effect.next);
-      if (command.id !== undefined && changedTheStore(effect.result)) {
+      if (command.id !== undefined) {
         writes.set(resultKey(command.id), recordOf(effect.result, entry.index, command.key));
         writes.set(expiryKey(entry.index, command.id), { value: '', revision: entry.index, createRevision: entry.index });
       }

@@ -1,7 +1,9 @@
-// Exactly-once writes for retried requests (Raft thesis §6.3). A write that carries a request id and
-// changed the store is recorded under a reserved key with its result; the same id applied again within
-// REQUEST_IDS_KEPT entries answers the recorded result and changes nothing. Writes that changed nothing
-// (a refused cas, a delete of an absent key) are not recorded: running them again is harmless.
+// Exactly-once writes for retried requests (Raft thesis §6.3). Every write that carries a request id is
+// recorded under a reserved key with its result; the same id applied again within REQUEST_IDS_KEPT
+// entries answers the recorded result and changes nothing. That includes writes that changed nothing
+// (a refused cas, a delete of an absent key): run again later, against a key that changed meanwhile,
+// they could succeed after their client was told they had not (found by the Jepsen-style runs: a
+// delete answered `deleted:false` was re-sent by its router and deleted a later write).
 // The records live in the state machine itself, so snapshots carry them and every replica decides alike.
 // A record names the key its write touched, so that resharding moves it with the key: a retry that
 // reaches the key's new partition finds the first result there (docs/resharding.md).
@@ -36,10 +38,6 @@ export function expiryKeyBefore(index: number): string {
 
 export function idOfExpiryKey(key: string): string {
   return key.slice(key.lastIndexOf(RESERVED_KEY_PREFIX) + 1);
-}
-
-export function changedTheStore(result: KvResult): boolean {
-  return result.op === 'put' || (result.op === 'del' && result.deleted) || (result.op === 'cas' && result.ok);
 }
 
 /** True for the stored key of a request-id record with a well-formed id. */

@@ -46,10 +46,23 @@ describe('request ids (exactly-once retries)', () => {
     expect(retry).to.deep.equal(first);
   });
 
-  it('does not record writes that changed nothing, so running them again is the same no-op', async () => {
-    const del: KvCommand = { op: 'del', key: 'absent', id: 'del-1' };
-    await writeCommitted(store, 1, [del]);
-    expect(store.environment.kv('a').get(kvKey(resultKey('del-1')))).to.equal(undefined);
+  it('records writes that changed nothing too: a retry after the key changed answers the refusal and changes nothing', async () => {
+    const del: KvCommand = { op: 'del', key: 'k', id: 'del-1' };
+    const [first] = await writeCommitted(store, 1, [del]);
+    expect(first).to.deep.include({ op: 'del', deleted: false });
+    await writeCommitted(store, 1, [{ op: 'put', key: 'k', value: 'later' }]);
+    const [again] = await writeCommitted(store, 1, [del]);
+    expect(again).to.deep.equal(first);
+    expect(store.stateMachine.get('k')?.value, 'the retried delete did not delete the later write').to.equal('later');
+
+    const cas: KvCommand = { op: 'cas', key: 'c', value: 'mine', expectedRevision: 0, id: 'cas-0' };
+    await writeCommitted(store, 1, [{ op: 'put', key: 'c', value: 'there' }]);
+    const [refused] = await writeCommitted(store, 1, [cas]);
+    expect(refused).to.deep.include({ op: 'cas', ok: false });
+    await writeCommitted(store, 1, [{ op: 'del', key: 'c' }]);
+    const [retried] = await writeCommitted(store, 1, [cas]);
+    expect(retried).to.deep.equal(refused);
+    expect(store.stateMachine.get('c'), 'the retried cas did not write once the key was gone').to.equal(undefined);
   });
 
   it('carries the records in snapshots, so a replica that installed one decides duplicates alike', async () => {
