@@ -76,10 +76,11 @@ async function main(): Promise<void> {
   console.log('\nseed  verdict  ops  ok  info  fail  keys(lin/viol/unknown)  check-ms  faults');
   for (const line of rows) console.log(line);
   console.log(`jepsen: ${rows.length} seeds, ${failed ? 'FAILED at the last one' : 'every history linearizable'}`);
-  process.exit(failed ? 1 : 0);
+  // exitCode, not exit(): a piped stdout must drain the reports first.
+  process.exitCode = failed ? 1 : 0;
 }
 
 main().catch((error) => {
   console.error(error);
-  process.exit(1);
+  process.exitCode = 1;
 });
