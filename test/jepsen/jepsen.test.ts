@@ -1,5 +1,6 @@
-// A short Jepsen-style run in the suite: real supervisors killed, paused, cut off and all killed at once
-// while plain-JSON clients record a history, which must be linearizable key by key. Longer runs and
+// A short Jepsen-style run in the suite: real supervisors killed, paused, cut off and all killed at once,
+// and partitions created and deleted, while plain-JSON clients record a history, which must be
+// linearizable key by key. Longer runs and
 // other seeds: `npm run jepsen -- --seconds 120 --seed S --seeds N` (README.md, "Jepsen-style runs").
 
 import { expect } from 'chai';
@@ -7,9 +8,9 @@ import { FAULTS } from './nemesis';
 import { JEPSEN_DEFAULTS, runJepsen } from './run';
 
 const SEED = Number(process.env.CAIRN_JEPSEN_SEED ?? 1);
-const SECONDS = Number(process.env.CAIRN_JEPSEN_SECONDS ?? 30);
+const SECONDS = Number(process.env.CAIRN_JEPSEN_SECONDS ?? 40);
 
-describe('Jepsen-style run: kill, pause, partition and kill-all against real processes', function () {
+describe('Jepsen-style run: kill, pause, partition, kill-all and reshard against real processes', function () {
   this.timeout(300_000);
 
   it(`keeps every key's history linearizable for ${SECONDS} s of faults (seed ${SEED})`, async () => {

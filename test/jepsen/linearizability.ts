@@ -43,11 +43,11 @@ export interface Witness {
 }
 
 export interface CheckOptions {
-  /** Search steps allowed per key before giving up with verdict 'unknown'; default 2,000,000. */
+  /** Search steps allowed per key before giving up with verdict 'unknown'; default 20,000,000 (seconds, at most). */
   stepsMax?: number;
 }
 
-const STEPS_MAX_DEFAULT = 2_000_000;
+const STEPS_MAX_DEFAULT = 20_000_000;
 
 interface Entry {
   op: Operation;

@@ -8,19 +8,25 @@
 //   supervisors run with --fault-injection), while clients can still reach its router and replicas.
 //   A leader cut off this way must stop acknowledging writes and serving linearizable reads.
 // - killall: kill -9 every supervisor, restart them all.
+// - reshard: `cairn partitions create`, and the next time `cairn partitions delete` of the partition it
+//   created, as an operator would: keys move between partitions while clients use them. Not a fault
+//   that is healed but an operation that runs to its end; one it created is deleted when the run stops.
 
 import { performance } from 'node:perf_hooks';
 import type { SeededRandom } from '../../actors/raft/random';
 import { sendFaultCommand } from '../../bus/faultInjection';
+import { cairn } from '../support/cairnCli';
 import type { CairnCluster } from '../support/cairnCluster';
 import type { ClusterStatus } from '../../supervisor/statusTypes';
 
-export const FAULTS = ['kill', 'pause', 'partition', 'killall'] as const;
+export const FAULTS = ['kill', 'pause', 'partition', 'killall', 'reshard'] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface FaultEvent {
   fault: Fault;
   nodes: string[];
+  /** reshard: what the cairn command did (`partition 8 created: ...`), or why it failed. */
+  outcome?: string;
   /** Milliseconds on the history's clock (performance.now()). */
   startedMs: number;
   healedMs: number;
@@ -38,6 +44,8 @@ export class Nemesis {
   readonly events: FaultEvent[] = [];
   private running = true;
   private wake: (() => void) | undefined;
+  /** Partitions the reshard fault created and has not deleted yet. */
+  private readonly created: number[] = [];
 
   constructor(
     private readonly cluster: CairnCluster,
@@ -53,8 +61,11 @@ export class Nemesis {
       await this.pause(this.between(this.options.quietMs));
       if (!this.running || this.options.faults.length === 0) break;
       if (round.length === 0) round = this.shuffled(this.options.faults);
-      await this.inject(round.pop()!);
+      const fault = round.pop()!;
+      await (fault === 'reshard' ? this.reshard() : this.inject(fault));
     }
+    // The layout the run began with, so that the cluster's health is judged as before.
+    while (this.created.length > 0) await this.reshard();
   }
 
   stop(): void {
@@ -75,6 +86,18 @@ export class Nemesis {
     else if (fault === 'partition') await this.faultCommand({ op: 'heal' });
     else for (const id of nodes) await this.cluster.restart(id);
     this.events.push({ fault, nodes, startedMs, healedMs: this.now() });
+  }
+
+  /** Creates a partition, or deletes the one it created last; a refusal is recorded, not thrown. */
+  private async reshard(): Promise<void> {
+    const startedMs = this.now();
+    const partition = this.created.at(-1);
+    const args = partition === undefined ? ['partitions', 'create'] : ['partitions', 'delete', String(partition)];
+    const run = await cairn([...args, '--nats', this.cluster.natsUrl, '--timeout', '10000']);
+    const outcome = run.code === 0 ? run.stdout.trim() : `exit ${run.code}: ${run.stderr.trim().split('\n').at(-1)}`;
+    if (run.code === 0 && partition === undefined) this.created.push(Number(/^partition (\d+) created/.exec(run.stdout)![1]));
+    else if (run.code === 0 || /PARTITION_UNKNOWN/.test(run.stderr)) this.created.pop();
+    this.events.push({ fault: 'reshard', nodes: [], outcome, startedMs, healedMs: this.now() });
   }
 
   /** Cuts every replica of `node` (the metadata partition's too) off from its peers. */

@@ -43,7 +43,7 @@ export const JEPSEN_DEFAULTS: Omit<JepsenOptions, 'log'> = {
   keys: 6,
   opsPerKey: 150,
   timeoutMs: 1500,
-  faults: ['kill', 'pause', 'partition', 'killall'],
+  faults: ['kill', 'pause', 'partition', 'killall', 'reshard'],
   quietMs: [1500, 4000],
   faultMs: [1000, 5000],
   partitions: 8,
@@ -57,7 +57,7 @@ export interface JepsenReport {
   counts: WorkloadCounts;
   faults: FaultEvent[];
   keys: { linearizable: number; violation: number; unknown: number };
-  /** Every key was read back after the heal. */
+  /** How many keys were read back after the heal (all of them, unless the cluster did not recover). */
   finalReads: number;
   /** The first few keys that failed the check, with witnesses. */
   violations: KeyResult[];
@@ -74,6 +74,7 @@ export async function runJepsen(options: JepsenOptions): Promise<{ report: Jepse
   options.log(`seed ${options.seed}: starting a cluster of 3 supervisors, ${options.partitions} partitions`);
   const cluster = await CairnCluster.start({ partitions: options.partitions, flags: ['--fault-injection'] });
   const connections: NatsConnection[] = [];
+  let nemesis: Nemesis | undefined;
   try {
     for (let i = 0; i < options.connections; i++) connections.push(await connect({ servers: cluster.natsUrl, name: `jepsen-${i}` }));
     const workload = new Workload(connections, {
@@ -87,13 +88,14 @@ export async function runJepsen(options: JepsenOptions): Promise<{ report: Jepse
     }, clientRandom);
     const began = Date.now();
     const historyStartMs = performance.now();
-    const nemesis = new Nemesis(cluster, { faults: options.faults, quietMs: options.quietMs, faultMs: options.faultMs }, faultRandom);
+    nemesis = new Nemesis(cluster, { faults: options.faults, quietMs: options.quietMs, faultMs: options.faultMs }, faultRandom);
     const clients = workload.run();
     const faults = nemesis.run();
     await sleep(options.seconds * 1000);
     nemesis.stop();
     await faults;
-    options.log(`nemesis done (${nemesis.events.length} faults); recovering`);
+    const events = nemesis.events;
+    options.log(`nemesis done (${events.length} faults); recovering`);
     await sleep(options.recoverySeconds * 1000);
     workload.stop();
     await clients;
@@ -104,9 +106,12 @@ export async function runJepsen(options: JepsenOptions): Promise<{ report: Jepse
     const checkStart = performance.now();
     const results = checkHistory(workload.operations);
     const checkMs = Math.round(performance.now() - checkStart);
-    const report = reportOf(options.seed, workload, nemesis.events, results, finalReads, workloadMs, checkMs);
+    const report = reportOf(options.seed, workload, events, results, finalReads, workloadMs, checkMs);
     return { report: { ...report, historyStartMs }, history: workload.operations };
   } finally {
+    nemesis?.stop();
+    // A run that failed mid-fault may leave a node stopped: it must wake to be stopped cleanly.
+    for (const node of cluster.nodes.values()) node.child.kill('SIGCONT');
     await Promise.all(connections.map((connection) => connection.close().catch(() => undefined)));
     await cluster.stop();
     if (options.logsDir) writeLogs(cluster, options.logsDir);

@@ -151,16 +151,16 @@ export class Workload {
       if ('revision' in input.expect) body.expectedRevision = input.expect.revision;
       else body.expectedValue = input.expect.value;
     }
-    let reply: unknown;
+    let data: Uint8Array;
     try {
-      const message = await connection.request(`${this.options.prefix}.kv.${input.f}`, JSON.stringify(body), { timeout: this.options.timeoutMs });
-      reply = JSON.parse(new TextDecoder().decode(message.data));
+      data = (await connection.request(`${this.options.prefix}.kv.${input.f}`, JSON.stringify(body), { timeout: this.options.timeoutMs })).data;
     } catch (error) {
       if (error instanceof NatsError && error.code === NatsErrorCode.NoResponders) return { type: 'fail', code: 'NO_RESPONDERS' };
       if (error instanceof NatsError && error.code === NatsErrorCode.Timeout) return { type: 'info', code: 'CLIENT_TIMEOUT' };
       return { type: 'info', code: `CLIENT_ERROR ${error instanceof Error ? error.message : String(error)}` };
     }
-    return outcomeOf(input, reply);
+    // A reply that is not the protocol's JSON fails the run: it is a bug, not an unknown outcome.
+    return outcomeOf(input, JSON.parse(new TextDecoder().decode(data)));
   }
 }
 
@@ -170,8 +170,8 @@ function seenAfter(input: RegisterInput, output: RegisterOutput): { value: strin
   return { value: (input as { value: string }).value, revision: output.revision };
 }
 
-/** Reads a reply as the protocol documents it; a shape the protocol does not allow is an error of the test. */
-export function outcomeOf(input: RegisterInput, reply: unknown): Outcome {
+/** Reads a reply as the protocol documents it; a shape the protocol does not allow fails the run. */
+function outcomeOf(input: RegisterInput, reply: unknown): Outcome {
   const object = reply as Record<string, unknown>;
   const error = object?.error as { code?: unknown } | undefined;
   if (error !== undefined) {
