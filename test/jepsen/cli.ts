@@ -1,5 +1,6 @@
 // npm run jepsen -- [--seed S] [--seeds N] [--seconds T] [--faults kill,pause,killall|none] [--clients C]
 //                   [--keys K] [--ops-per-key N] [--timeout-ms MS] [--partitions P] [--history FILE]
+//                   [--nodes N] [--fault-ms MIN,MAX] [--quiet-ms MIN,MAX]
 //                   [--reads linearizable|stale]   (stale: a control run whose history should fail)
 // Runs seeds S..S+N-1, each a fresh cluster of real processes under the nemesis, and checks each history
 // for linearizability. Prints one JSON report per seed on stdout, a summary table last; stops and exits 1
@@ -12,7 +13,7 @@ import { FAULTS, Fault } from './nemesis';
 import { JEPSEN_DEFAULTS, JepsenOptions, JepsenReport, runJepsen } from './run';
 
 function usage(message: string): never {
-  console.error(`${message}\nusage: npm run jepsen -- [--seed S] [--seeds N] [--seconds T] [--faults ${FAULTS.join(',')}|none] [--clients C] [--keys K] [--ops-per-key N] [--timeout-ms MS] [--partitions P] [--reads linearizable|stale] [--history FILE] [--logs DIR]`);
+  console.error(`${message}\nusage: npm run jepsen -- [--seed S] [--seeds N] [--seconds T] [--faults ${FAULTS.join(',')}|none] [--clients C] [--keys K] [--ops-per-key N] [--timeout-ms MS] [--partitions P] [--nodes N] [--fault-ms MIN,MAX] [--quiet-ms MIN,MAX] [--reads linearizable|stale] [--history FILE] [--logs DIR]`);
   process.exit(2);
 }
 
@@ -21,6 +22,12 @@ function parseFaults(text: string): Fault[] {
   const faults = text.split(',');
   for (const fault of faults) if (!(FAULTS as readonly string[]).includes(fault)) usage(`unknown fault ${JSON.stringify(fault)}`);
   return faults as Fault[];
+}
+
+function range(text: string): [number, number] {
+  const [min, max] = text.split(',').map(Number);
+  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 0 || max <= min) usage(`a range is MIN,MAX in milliseconds, got ${JSON.stringify(text)}`);
+  return [min, max];
 }
 
 function parseReads(text: string): 'linearizable' | 'stale' {
@@ -44,6 +51,9 @@ function parse(argv: string[]): { options: JepsenOptions; seeds: number; history
       case '--ops-per-key': options.opsPerKey = flags.integer(1); break;
       case '--timeout-ms': options.timeoutMs = flags.integer(1); break;
       case '--partitions': options.partitions = flags.integer(1); break;
+      case '--nodes': options.nodes = flags.integer(3); break;
+      case '--fault-ms': options.faultMs = range(flags.value()); break;
+      case '--quiet-ms': options.quietMs = range(flags.value()); break;
       case '--history': history = flags.value(); break;
       case '--logs': options.logsDir = flags.value(); break;
       case '--reads': options.reads = parseReads(flags.value()); break;

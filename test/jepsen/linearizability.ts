@@ -8,6 +8,7 @@
 // happened). A refused one (a definite error) is left out of the history, so a refusal that did change
 // the store shows up as a read nobody could have caused.
 
+import { RevisionFrontier } from './revisionFrontier';
 import { INITIAL_STATE, RegisterInput, RegisterOutput, RegisterState, stateKey, step } from './registerModel';
 
 export interface Operation {
@@ -99,6 +100,7 @@ function search(key: string, ops: Operation[], stepsMax: number): KeyResult {
   const slot = new Map(ops.map((op, index) => [op, index]));
   const linearized = new Uint32Array(Math.ceil(ops.length / 32) + 1);
   const seen = new Set<string>();
+  const frontier = new RevisionFrontier(ops);
   const calls: { entry: Entry; states: RegisterState[] }[] = [];
   let states: RegisterState[] = [INITIAL_STATE];
   let entry = head.next;
@@ -111,8 +113,9 @@ function search(key: string, ops: Operation[], stepsMax: number): KeyResult {
       const bit = slot.get(entry!.op)!;
       if (next.length > 0) {
         flip(linearized, bit);
+        frontier.mark(bit, true);
         const memo = `${linearized.join(',')}|${next.map(stateKey).join(';')}`;
-        if (!seen.has(memo)) {
+        if (frontier.allows(lowestFloor(next)) && !seen.has(memo)) {
           seen.add(memo);
           calls.push({ entry: entry!, states });
           states = next;
@@ -120,6 +123,7 @@ function search(key: string, ops: Operation[], stepsMax: number): KeyResult {
           entry = head.next;
           continue;
         }
+        frontier.mark(bit, false);
         flip(linearized, bit);
       }
       entry = entry!.next;
@@ -130,11 +134,18 @@ function search(key: string, ops: Operation[], stepsMax: number): KeyResult {
     if (top === undefined) break;
     states = top.states;
     flip(linearized, slot.get(top.entry.op)!);
+    frontier.mark(slot.get(top.entry.op)!, false);
     unlift(top.entry);
     entry = top.entry.next;
   }
   if (head.next === undefined) return { key, verdict: 'linearizable', operations: ops.length, steps };
   return { key, verdict: 'violation', operations: ops.length, steps, witness: best! };
+}
+
+function lowestFloor(states: RegisterState[]): number {
+  let floor = Infinity;
+  for (const state of states) floor = Math.min(floor, state.floor);
+  return floor;
 }
 
 /** Every state `input` may lead to from any of `states`, without duplicates. */

@@ -26,6 +26,7 @@ export interface JepsenOptions {
   quietMs: [number, number];
   faultMs: [number, number];
   partitions: number;
+  nodes: number;
   /** `stale` sends gets with consistency stale: a control run, whose history should fail the check. */
   reads: 'linearizable' | 'stale';
   /** When set, each supervisor's output is written to `<logsDir>/<node>.log` at the end of the run. */
@@ -47,6 +48,7 @@ export const JEPSEN_DEFAULTS: Omit<JepsenOptions, 'log'> = {
   quietMs: [1500, 4000],
   faultMs: [1000, 5000],
   partitions: 8,
+  nodes: 3,
   reads: 'linearizable',
 };
 
@@ -71,8 +73,8 @@ export async function runJepsen(options: JepsenOptions): Promise<{ report: Jepse
   // Two streams, so the fault schedule depends on the seed alone and not on how many requests ran.
   const faultRandom = new SeededRandom(options.seed);
   const clientRandom = new SeededRandom(options.seed ^ 0x5bd1e995);
-  options.log(`seed ${options.seed}: starting a cluster of 3 supervisors, ${options.partitions} partitions`);
-  const cluster = await CairnCluster.start({ partitions: options.partitions, flags: ['--fault-injection'] });
+  options.log(`seed ${options.seed}: starting a cluster of ${options.nodes} supervisors, ${options.partitions} partitions`);
+  const cluster = await CairnCluster.start({ nodes: options.nodes, partitions: options.partitions, flags: ['--fault-injection'] });
   const connections: NatsConnection[] = [];
   let nemesis: Nemesis | undefined;
   try {
