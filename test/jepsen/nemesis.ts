@@ -22,6 +22,9 @@ import type { ClusterStatus } from '../../supervisor/statusTypes';
 export const FAULTS = ['kill', 'pause', 'partition', 'killall', 'reshard'] as const;
 export type Fault = (typeof FAULTS)[number];
 
+/** Deletes of a partition the run created, tried before giving up at the end of a run. */
+const RESTORE_ATTEMPTS = 5;
+
 export interface FaultEvent {
   fault: Fault;
   nodes: string[];
@@ -58,14 +61,17 @@ export class Nemesis {
     // Rounds of every fault once, in a seeded order, so that a short run still sees every kind.
     let round: Fault[] = [];
     while (this.running) {
-      await this.pause(this.between(this.options.quietMs));
+      await this.rest(this.between(this.options.quietMs));
       if (!this.running || this.options.faults.length === 0) break;
       if (round.length === 0) round = this.shuffled(this.options.faults);
       const fault = round.pop()!;
       await (fault === 'reshard' ? this.reshard() : this.inject(fault));
     }
     // The layout the run began with, so that the cluster's health is judged as before.
-    while (this.created.length > 0) await this.reshard();
+    for (let attempt = 1; this.created.length > 0; attempt++) {
+      if (attempt > RESTORE_ATTEMPTS) throw new Error(`could not delete partition ${this.created.at(-1)}, which the run created: ${this.events.at(-1)?.outcome}`);
+      await this.reshard();
+    }
   }
 
   stop(): void {
@@ -129,7 +135,7 @@ export class Nemesis {
     return min + this.random.nextInt(Math.max(1, max - min));
   }
 
-  private async pause(ms: number): Promise<void> {
+  private async rest(ms: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
