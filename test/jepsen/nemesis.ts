@@ -13,6 +13,7 @@
 //   that is healed but an operation that runs to its end; one it created is deleted when the run stops.
 
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { SeededRandom } from '../../actors/raft/random';
 import { sendFaultCommand } from '../../bus/faultInjection';
 import { cairn } from '../support/cairnCli';
@@ -149,8 +150,4 @@ export class Nemesis {
   private now(): number {
     return performance.now();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, NatsConnection } from 'nats';
 import { SeededRandom } from '../../actors/raft/random';
 import { CairnCluster } from '../support/cairnCluster';
@@ -158,8 +159,4 @@ function reportOf(seed: number, workload: Workload, faults: FaultEvent[], result
 function writeLogs(cluster: CairnCluster, dir: string): void {
   mkdirSync(dir, { recursive: true });
   for (const [id, node] of cluster.nodes) writeFileSync(path.join(dir, `${id}.log`), node.output.join('\n') + '\n');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

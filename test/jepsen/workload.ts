@@ -7,6 +7,7 @@
 // to search exhaustively (Jepsen's "independent" keys).
 
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCode as NatsErrorCode, NatsConnection, NatsError } from 'nats';
 import type { Operation } from './linearizability';
 import type { RegisterInput, RegisterOutput } from './registerModel';
@@ -93,7 +94,7 @@ export class Workload {
       const outcome = await this.invoke(client, key, this.pickInput(key));
       if (outcome.type === 'info') client += this.options.clients;
       // A refusal comes back at once (no leader, no router yet): do not spin on it.
-      if (outcome.type === 'fail') await new Promise((resolve) => setTimeout(resolve, REFUSAL_PAUSE_MS));
+      if (outcome.type === 'fail') await sleep(REFUSAL_PAUSE_MS);
     }
   }
 
