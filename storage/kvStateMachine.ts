@@ -17,7 +17,7 @@ import { ShardResult, applyShardCommand, subjectKey } from './shardApply';
 import { Ownership, SHARD_KEY, ShardState, decodeShardState, encodeShardState, initialShardState, ownsKey } from './shardState';
 import type { KvCommand } from './kvCommand';
 import { KvRecord, decodeKvRecord, encodeKvRecord, kvKey } from './kvRecord';
-import { readActiveCopy, readApplied, readConfStateAt, writeApplied, writeConfState } from './metaAccess';
+import { queueApplied, queueConfState, readActiveCopy, readApplied, readConfStateAt } from './metaAccess';
 import { LOG_STORE_NAME } from './logEntryCodec';
 import { KvCopyName, copyConfState } from './metaRecords';
 import { BinaryDb, ReplicaEnv } from './replicaEnv';
@@ -52,6 +52,8 @@ export class KvStateMachine {
   private appliedDurable: number;
   /** Last index handed to applyBatch (durable or not): catches a misordered batch before it reaches disk. */
   private appliedQueued: number;
+  /** Last index whose writes were queued to the disk (flushApplies); the applied record will say so. */
+  private appliedWritten: number;
   private confStateDurable: ConfState;
   private activeCopy: KvCopyName;
   /** True while a SnapshotReceiver writes into the inactive copy. */
@@ -76,6 +78,7 @@ export class KvStateMachine {
     this.env = env;
     this.appliedDurable = readApplied(env);
     this.appliedQueued = this.appliedDurable;
+    this.appliedWritten = this.appliedDurable;
     this.confStateDurable = readConfStateAt(env, this.appliedDurable);
     this.activeCopy = readActiveCopy(env);
     this.shard = this.readShard();
@@ -204,8 +207,8 @@ export class KvStateMachine {
     const batches = this.deferred;
     this.deferred = [];
     this.env
-      .write(() => {
-        for (const batch of batches) this.writeInTransaction(batch.entries, batch.writes, batch.confIndex, batch.confStateAfter);
+      .writeBatch(() => {
+        for (const batch of batches) this.queueWrites(batch.entries, batch.writes, batch.confIndex, batch.confStateAfter);
       }, { flush: false })
       .then(
         () => batches.forEach((batch) => batch.resolve()),
@@ -242,6 +245,7 @@ export class KvStateMachine {
     this.staging = false;
     this.appliedDurable = index;
     this.appliedQueued = index;
+    this.appliedWritten = index;
     this.confStateDurable = copyConfState(confState);
     this.activeCopy = active;
     this.shard = this.readShard();
@@ -295,16 +299,17 @@ export class KvStateMachine {
     return { results, writes };
   }
 
-  private writeInTransaction(entries: Entry[], writes: Map<string, KvRecord | null>, confIndex: number | undefined, confStateAfter: ConfState | undefined): void {
-    const applied = readApplied(this.env);
-    assert(entries[0].index === applied + 1, `apply of index ${entries[0].index} after applied ${applied}`);
-    const db = this.env.kv(readActiveCopy(this.env));
+  /** Queues a computed batch's writes with its applied index (inside ReplicaEnv.writeBatch). */
+  private queueWrites(entries: Entry[], writes: Map<string, KvRecord | null>, confIndex: number | undefined, confStateAfter: ConfState | undefined): void {
+    assert(entries[0].index === this.appliedWritten + 1, `apply of index ${entries[0].index} after applied ${this.appliedWritten}`);
+    const db = this.env.kv(this.activeCopy);
     for (const [key, record] of writes) {
-      if (record === null) db.removeSync(kvKey(key));
-      else db.putSync(kvKey(key), encodeKvRecord(record));
+      if (record === null) void db.remove(kvKey(key));
+      else void db.put(kvKey(key), encodeKvRecord(record));
     }
-    writeApplied(this.env, entries[entries.length - 1].index);
-    if (confIndex !== undefined && confStateAfter !== undefined) writeConfState(this.env, confIndex, confStateAfter);
+    this.appliedWritten = entries[entries.length - 1].index;
+    queueApplied(this.env, this.appliedWritten);
+    if (confIndex !== undefined && confStateAfter !== undefined) queueConfState(this.env, confIndex, confStateAfter);
   }
 }
 

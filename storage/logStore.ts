@@ -6,8 +6,10 @@
 // sees an entry that a crash could still take away. Entry bodies are read from LMDB and verified.
 //
 // Ordering contract with the driver: writes may be issued without awaiting the previous one (lmdb-js
-// commits them in call order); every check that depends on earlier writes runs inside the write
-// transaction, against what is actually stored.
+// commits them in call order). Persists are queued with ReplicaEnv.writeBatch (no JavaScript runs inside
+// their transaction), so the checks that depend on earlier writes run when a persist is queued, against
+// the queued view: what the disk will hold once every write issued so far has committed. Compaction
+// and snapshot install are rare and keep their checks inside the write transaction.
 
 import { assert } from '../actors/raft/assert';
 import { ConfState, Entry, HardState, RaftStorage, Snapshot, SnapshotMeta, entryBytes } from '../actors/raft/types';
@@ -17,6 +19,7 @@ import {
   pruneConfHistory,
   readApplied,
   readConfStateAt,
+  queueHardState,
   readHardState,
   readSnapshotMeta,
   writeHardState,
@@ -45,6 +48,9 @@ export class LogStore implements RaftStorage {
   private snapshotMetaDurable: SnapshotMeta;
   /** Term of every index in [snapshot index, lastIndex]. */
   private terms: TermRuns;
+  /** The queued view: hard state and terms once every persist issued so far is durable. */
+  private hardStateQueued: HardState;
+  private termsQueued: TermRuns;
 
   /** Loads the durable view of a bootstrapped env, verifying every stored entry once. */
   constructor(env: ReplicaEnv, private readonly cache = new EntryCache()) {
@@ -53,6 +59,8 @@ export class LogStore implements RaftStorage {
     this.snapshotMetaDurable = readSnapshotMeta(env);
     this.terms = loadTerms(env, this.snapshotMetaDurable);
     assertHardStateFits(this.hardStateDurable, this.terms.indexLast);
+    this.hardStateQueued = { ...this.hardStateDurable };
+    this.termsQueued = this.terms.clone();
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
@@ -107,7 +115,7 @@ export class LogStore implements RaftStorage {
     assertContiguous(entries);
     if (entries.length === 0 && hardState === undefined) return;
     const records = entries.map(encodeEntry);
-    await this.env.write(() => this.persistInTransaction(entries, records, hardState));
+    await this.env.writeBatch(() => this.queuePersist(entries, records, hardState));
     if (hardState !== undefined) this.hardStateDurable = { ...hardState };
     if (entries.length === 0) return;
     this.terms.truncateAfter(entries[0].index - 1);
@@ -126,6 +134,7 @@ export class LogStore implements RaftStorage {
     if (meta === undefined) return;
     this.snapshotMetaDurable = meta;
     this.terms.compactTo(index);
+    this.termsQueued.compactTo(index);
     this.cache.compactTo(index);
     assert(this.terms.termAt(index) === meta.term, `term cache disagrees with the log at ${index}`);
     // Delete only now that no reader's view includes these entries any more: a reader whose read
@@ -152,32 +161,38 @@ export class LogStore implements RaftStorage {
     this.snapshotMetaDurable = { index: meta.index, term: meta.term, confState: copyConfState(meta.confState) };
     this.hardStateDurable = { ...hardState };
     this.terms = new TermRuns(meta.index, meta.term);
+    this.termsQueued = this.terms.clone();
+    this.hardStateQueued = { ...hardState };
     this.cache.clear();
   }
 
-  private persistInTransaction(entries: Entry[], records: Buffer[], hardState: HardState | undefined): void {
-    const storedHardState = readHardState(this.env);
-    const snapshotIndex = readSnapshotMeta(this.env).index;
-    const lastStored = lastStoredIndex(this.env, snapshotIndex);
-    if (hardState !== undefined) assertHardStateTransition(storedHardState, hardState);
-    const indexLastAfter = entries.length === 0 ? lastStored : entries[entries.length - 1].index;
-    assertHardStateFits(hardState ?? storedHardState, indexLastAfter);
-    if (entries.length > 0) this.checkAppend(entries[0], snapshotIndex, lastStored, storedHardState.commit);
+  /** Checks a persist against the queued view, queues its writes, and moves the queued view on. */
+  private queuePersist(entries: Entry[], records: Buffer[], hardState: HardState | undefined): void {
+    const queued = this.hardStateQueued;
+    const snapshotIndex = this.termsQueued.indexBase;
+    const lastQueued = this.termsQueued.indexLast;
+    if (hardState !== undefined) assertHardStateTransition(queued, hardState);
+    const indexLastAfter = entries.length === 0 ? lastQueued : entries[entries.length - 1].index;
+    assertHardStateFits(hardState ?? queued, indexLastAfter);
+    if (entries.length > 0) this.checkAppend(entries[0], snapshotIndex, lastQueued, queued.commit);
     // Validation is over; from here on nothing throws short of an I/O failure.
     if (entries.length > 0) {
-      for (let index = entries[0].index; index <= lastStored; index++) this.env.log.removeSync(indexKey(index));
-      records.forEach((record, position) => {
-        this.env.log.putSync(indexKey(entries[position].index), record, { append: true });
-      });
+      for (let index = entries[0].index; index <= lastQueued; index++) void this.env.log.remove(indexKey(index));
+      records.forEach((record, position) => void this.env.log.put(indexKey(entries[position].index), record));
+      this.termsQueued.truncateAfter(entries[0].index - 1);
+      for (const entry of entries) this.termsQueued.append(entry.index, entry.term);
     }
-    if (hardState !== undefined) writeHardState(this.env, hardState);
+    if (hardState !== undefined) {
+      queueHardState(this.env, hardState);
+      this.hardStateQueued = { ...hardState };
+    }
   }
 
-  private checkAppend(first: Entry, snapshotIndex: number, lastStored: number, commit: number): void {
+  private checkAppend(first: Entry, snapshotIndex: number, lastQueued: number, commit: number): void {
     assert(first.index > snapshotIndex, `append at ${first.index} into the compacted prefix (<= ${snapshotIndex})`);
-    assert(first.index <= lastStored + 1, `append at ${first.index} leaves a gap after ${lastStored}`);
+    assert(first.index <= lastQueued + 1, `append at ${first.index} leaves a gap after ${lastQueued}`);
     assert(first.index > commit, `append at ${first.index} would overwrite committed entries (commit ${commit})`);
-    const previousTerm = this.termInTransaction(first.index - 1, snapshotIndex);
+    const previousTerm = this.termsQueued.termAt(first.index - 1)!;
     assert(first.term >= previousTerm, `term ${first.term} at ${first.index} below previous term ${previousTerm}`);
   }
 
@@ -202,16 +217,6 @@ export class LogStore implements RaftStorage {
     writeSnapshotMeta(this.env, meta);
     return meta;
   }
-}
-
-/** The last index in the log, or the snapshot point when only compacted leftovers (or nothing) remain. */
-function lastStoredIndex(env: ReplicaEnv, snapshotIndex: number): number {
-  for (const key of env.log.getKeys({ reverse: true, limit: 1 })) {
-    const index = keyIndex(key);
-    if (index === undefined) throw new StorageCorruptionError(LOG_STORE_NAME, undefined, 'key is not an index');
-    return Math.max(index, snapshotIndex);
-  }
-  return snapshotIndex;
 }
 
 /** Removes every stored entry <= index (the compacted prefix, including leftovers of earlier crashes). */

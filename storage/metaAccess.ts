@@ -1,6 +1,7 @@
 // Reads and writes of the meta and conf records through an env. Reads take an optional read transaction
 // (a consistent view for snapshot streaming); inside a write transaction they see that transaction's
-// own writes. Writers must only be called inside ReplicaEnv.write().
+// own writes. Writers must only be called inside ReplicaEnv.write(); the queue* writers inside
+// ReplicaEnv.writeBatch().
 
 import { Transaction } from 'lmdb';
 import { ConfState, HardState, SnapshotMeta } from '../actors/raft/types';
@@ -78,6 +79,20 @@ export function writeActiveCopy(env: ReplicaEnv, name: KvCopyName): void {
 /** Records the membership produced by the ConfChange entry at `index`. */
 export function writeConfState(env: ReplicaEnv, index: number, confState: ConfState): void {
   env.conf.putSync(indexKey(index), encodeConfState(confState));
+}
+
+// Queued writers: inside ReplicaEnv.writeBatch() only (they queue, they do not write at once).
+
+export function queueHardState(env: ReplicaEnv, hardState: HardState): void {
+  void env.meta.put(META_KEY.hardState, encodeHardState(hardState));
+}
+
+export function queueApplied(env: ReplicaEnv, applied: number): void {
+  void env.meta.put(META_KEY.applied, encodeCount(applied));
+}
+
+export function queueConfState(env: ReplicaEnv, index: number, confState: ConfState): void {
+  void env.conf.put(indexKey(index), encodeConfState(confState));
 }
 
 /** Drops membership records older than the one in effect at `index` (they can never be asked for again). */

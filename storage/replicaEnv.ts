@@ -128,6 +128,32 @@ export class ReplicaEnv {
     }
   }
 
+  /**
+   * The hot-path write: `queue` runs now, on this thread, and may only queue writes (`put`/`remove`, never
+   * the `*Sync` forms, and no reads of what it queues). lmdb-js's writer thread then commits them as one
+   * batch, atomically, in the same transaction as the other writes of this event turn, without calling
+   * back into JavaScript halfway; resolves like write().
+   *
+   * Why not write(): its callback must run on this thread while the writer thread holds the transaction
+   * open, so every commit waited for the event loop to come round. Under load that wait was longer than
+   * the commit (docs/benchmarks.md). Checks that depend on earlier writes must therefore be made by the
+   * caller against its own record of what it queued, before it queues.
+   */
+  async writeBatch<T>(queue: () => T, options: { flush?: boolean } = {}): Promise<T> {
+    if (this.failure !== undefined) throw new StorageFailedError({ cause: this.failure });
+    try {
+      let result!: T;
+      await this.root.batch(() => {
+        result = queue();
+      });
+      if (this.durability === 'overlappingFlush' && options.flush !== false) await this.root.flushed;
+      return result;
+    } catch (error) {
+      if (this.failure === undefined) this.failure = error;
+      throw error;
+    }
+  }
+
   /** A consistent read view across all dbs; call `done()` on it promptly (it pins old pages). */
   beginRead(): ReturnType<RootDatabase['useReadTransaction']> {
     return this.root.useReadTransaction();

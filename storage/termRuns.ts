@@ -61,6 +61,13 @@ export class TermRuns {
     this.indexLastValue = index;
   }
 
+  clone(): TermRuns {
+    const copy = new TermRuns(this.indexBase, this.runs[0].term);
+    copy.runs = this.runs.map((run) => ({ ...run }));
+    copy.indexLastValue = this.indexLastValue;
+    return copy;
+  }
+
   /** Moves the snapshot point forward to index (log compaction); index must be stored. */
   compactTo(index: number): void {
     const term = this.termAt(index);

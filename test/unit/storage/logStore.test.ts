@@ -80,6 +80,20 @@ describe('LogStore on LMDB', () => {
     expect(store.log.term(3)).to.equal(2);
   });
 
+  it('checks a pipelined persist against the persists queued before it, not only the durable ones', async () => {
+    const first = store.log.persist({ hardState: { term: 2, vote: 1, commit: 2 }, entries: [entry(1, 1), entry(2, 2), entry(3, 2)] });
+    // Entry 4 follows entry 3, which is only queued; commit 2 (queued, not durable) already forbids
+    // overwriting entry 2.
+    const second = store.log.persist({ entries: [entry(4, 2)] });
+    const overwrite = store.log.persist({ entries: [entry(2, 3), entry(3, 3), entry(4, 3)] });
+    await Promise.all([first, second]);
+    await expectRejection(overwrite, AssertionError, /committed/);
+    store = await stores.reopen(store);
+    expect(store.log.lastIndex()).to.equal(4);
+    expect(store.log.initialState().hardState).to.deep.equal({ term: 2, vote: 1, commit: 2 });
+    expect([1, 2, 3, 4].map((index) => store.log.term(index))).to.deep.equal([1, 2, 2, 2]);
+  });
+
   it('refuses hard state that breaks Raft rules', async () => {
     await store.log.persist({ hardState: { term: 3, vote: 2, commit: 0 }, entries: [] });
     await expectRejection(store.log.persist({ hardState: { term: 2, vote: 2, commit: 0 }, entries: [] }), AssertionError, /term goes back/);

@@ -37,6 +37,17 @@ describe('TermRuns', () => {
     expect(runs.indexLast).to.equal(5);
   });
 
+  it('clones into a copy that changes independently of the original', () => {
+    const runs = runsOf([1, 2, 2]);
+    const copy = runs.clone();
+    copy.truncateAfter(1);
+    copy.append(2, 3);
+    copy.compactTo(1);
+    expect([1, 2, 3].map((index) => runs.termAt(index))).to.deep.equal([1, 2, 2]);
+    expect(runs.indexBase).to.equal(0);
+    expect([1, 2, 3].map((index) => copy.termAt(index))).to.deep.equal([1, 3, undefined]);
+  });
+
   it('refuses gaps, decreasing terms and compaction outside the log', () => {
     const runs = runsOf([2, 2]);
     expect(() => runs.append(4, 2)).to.throw(AssertionError);
