@@ -17,9 +17,9 @@ import { StorageCorruptionError } from './errors';
 import { LOG_STORE_NAME, decodeEntry, encodeEntry } from './logEntryCodec';
 import {
   pruneConfHistory,
+  queueHardState,
   readApplied,
   readConfStateAt,
-  queueHardState,
   readHardState,
   readSnapshotMeta,
   writeHardState,
