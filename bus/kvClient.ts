@@ -2,6 +2,7 @@
 // the HTTP gateway and tests. Other languages need no such library; this one only saves TypeScript
 // callers from hand-writing JSON.
 
+import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { PartitionMap } from '../actors/router/layout';
 import { encodeRequest, validateKey, validateValue } from './protocol';
@@ -56,7 +57,10 @@ export interface KvClientOptions {
    * Cluster-aware routing: with the cluster's partition count, the client hashes keys itself and talks
    * to each partition's leader directly, skipping the router hop (like a Redis Cluster client). It then
    * also retries NOT_LEADER and WRONG_PARTITION, which prove nothing was applied, and follows the key ring
-   * the controller publishes (bus/ringFollower.ts). Leave unset to go through the routers.
+   * the controller publishes (bus/ringFollower.ts). Like a router, it gives every write a request id,
+   * which the state machine applies once, so it also retries UNAVAILABLE (a leader that lost its
+   * leadership with the write pending) without any risk of applying it twice. Leave unset to go through
+   * the routers.
    */
   partitions?: number;
 }
@@ -75,6 +79,9 @@ export class KvClient {
   private readonly timeoutMs: number;
   private readonly retryBackoffMs: number;
   private readonly ring: RingFollower | undefined;
+  /** Unique per client: request ids must never repeat across clients or restarts (as a router's). */
+  private readonly idPrefix = randomBytes(9).toString('base64url');
+  private requestCount = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -129,16 +136,19 @@ export class KvClient {
   private async call<O extends Operation>(op: O, request: KvRequest & { op: O }, options?: CallOptions): Promise<ReplyByOperation[O]> {
     const invalid = validateRequest(request);
     if (invalid !== undefined) throw new KvError(invalid.code, invalid.message);
-    const result = await this.exchange(op, () => this.subjectFor(request), encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
+    const id = this.ring !== undefined && isWrite(op) ? this.nextRequestId() : undefined;
+    const result = await this.exchange(op, () => this.subjectFor(request, id), encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
     if (!result.ok) throw new KvError(result.error.code, result.error.message, { leader: result.error.leader });
     return result.reply;
   }
 
   /**
-   * Sends until a reply or the deadline. Only NO_RESPONDERS is retried: it proves nobody received the
-   * request (e.g. a router restarting). A timeout or an error reply is not retried here, because a
-   * write may already have been applied; re-sending could apply it twice (a cas could even refuse
-   * its own first success). The caller decides, knowing its operation.
+   * Sends until a reply or the deadline. Through the routers only NO_RESPONDERS is retried: it proves
+   * nobody received the request (e.g. a router restarting). A timeout or an error reply is not retried
+   * there, because a write carries no request id of the client's and may already have been applied;
+   * re-sending could apply it twice (a cas could even refuse its own first success); the router retries
+   * what it can with its own id. Direct to the leaders, a write carries the client's request id, so the
+   * refusals named below are retried too. A timeout never is: the deadline is spent.
    */
   private async exchange<O extends Operation>(op: O, subjectOf: () => string, body: Uint8Array, timeoutMs: number): Promise<ReplyResult<ReplyByOperation[O]>> {
     const deadline = Date.now() + timeoutMs;
@@ -151,9 +161,10 @@ export class KvClient {
         // Only a write can do harm by arriving late (bus/deadline.ts); reads skip the header's cost.
         const result = await requestJson(this.nc, subject, op, body, op === 'get' || op === 'status' ? { timeoutMs: remainingMs } : { timeoutMs: remainingMs, deadlineMs: deadline });
         // Direct to a partition: NOT_LEADER means an election is under way, WRONG_PARTITION that the key
-        // moved (or is moving); either way nothing was applied.
+        // moved (or is moving); either way nothing was applied. UNAVAILABLE may follow an applied write,
+        // but a direct write carries a request id, so sending it again cannot apply it twice.
         const code = result.ok ? undefined : result.error.code;
-        const retry = this.ring !== undefined && (code === 'NOT_LEADER' || code === 'WRONG_PARTITION');
+        const retry = this.ring !== undefined && (code === 'NOT_LEADER' || code === 'WRONG_PARTITION' || code === 'UNAVAILABLE');
         if (!retry || deadline - Date.now() <= backoffMs) return result;
         if (code === 'WRONG_PARTITION') await this.ring!.refresh();
         await sleep(backoffMs);
@@ -173,11 +184,17 @@ export class KvClient {
     }
   }
 
-  private subjectFor(request: KvRequest): string {
+  /** Direct writes go to `<lead>.<op>.<requestId>`, the subject a router forwards them on. */
+  private subjectFor(request: KvRequest, requestId: string | undefined): string {
     if (this.ring === undefined || request.op === 'status') return this.subjectOf(request.op);
     const partition = this.ring.partitionOf(request.key);
     if (request.op === 'get' && request.consistency === 'stale') return `${this.subjects.partitionRead(partition)}.get`;
-    return `${this.subjects.partitionLead(partition)}.${request.op}`;
+    const lead = `${this.subjects.partitionLead(partition)}.${request.op}`;
+    return requestId === undefined ? lead : `${lead}.${requestId}`;
+  }
+
+  private nextRequestId(): string {
+    return `${this.idPrefix}${(this.requestCount++).toString(36)}`;
   }
 
   private subjectOf(op: Operation): string {
@@ -194,6 +211,10 @@ export class KvClient {
         return this.subjects.clusterStatus;
     }
   }
+}
+
+function isWrite(op: Operation): boolean {
+  return op === 'put' || op === 'del' || op === 'cas';
 }
 
 /** The same checks the server makes, so an invalid call fails fast and identically. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { connect } from 'nats';
 import type { NatsConnection } from 'nats';
 import { KvClient, KvError } from '../../../bus/kvClient';
-import { KEY_BYTES_MAX, VALUE_BYTES_MAX } from '../../../bus/protocol';
+import { KEY_BYTES_MAX, VALUE_BYTES_MAX, encodeError, encodeReply } from '../../../bus/protocol';
 import { startKvResponder } from '../../support/kvResponder';
 import type { KvResponder } from '../../support/kvResponder';
 import { startNatsServer } from '../../support/natsServer';
@@ -95,6 +95,31 @@ describe('bus/kvClient (real nats-server, tiny responder)', function () {
     expect(error.leader).to.equal(2);
     expect(error.message).to.equal('ask replica 2');
     expect(responder.received.put).to.equal(1);
+  });
+
+  it('cluster-aware: every write carries its own request id, the same on each retry, so UNAVAILABLE is retried', async () => {
+    const subjects: string[] = [];
+    const leader = nc.subscribe('cairn.part.0.lead.>', {
+      callback: (_error, message) => {
+        subjects.push(message.subject);
+        // The first attempt of each write meets a leader that lost its leadership with the write pending.
+        const first = subjects.filter((subject) => subject === message.subject).length === 1;
+        message.respond(first ? encodeError('UNAVAILABLE', 'leadership changed before the write committed') : encodeReply('put', { revision: subjects.length }));
+      },
+    });
+    const client = new KvClient(nc, { partitions: 1, timeoutMs: 2000, retryBackoffMs: 1 });
+    try {
+      expect(await client.put('k', 'v1')).to.deep.equal({ revision: 2 });
+      expect(await client.put('k', 'v2')).to.deep.equal({ revision: 4 });
+    } finally {
+      client.close();
+      leader.unsubscribe();
+    }
+    expect(subjects).to.have.length(4);
+    expect(subjects[0]).to.match(/^cairn\.part\.0\.lead\.put\.[A-Za-z0-9_-]{1,64}$/);
+    expect(subjects[1]).to.equal(subjects[0]);
+    expect(subjects[3]).to.equal(subjects[2]);
+    expect(subjects[2]).to.not.equal(subjects[0]);
   });
 
   it('retries no-responders until a responder appears within the deadline', async () => {
