@@ -131,8 +131,9 @@ export class ReplicaEnv {
   /**
    * The hot-path write: `queue` runs now, on this thread, and may only queue writes (`put`/`remove`, never
    * the `*Sync` forms, and no reads of what it queues). lmdb-js's writer thread then commits them as one
-   * batch, atomically, in the same transaction as the other writes of this event turn, without calling
-   * back into JavaScript halfway; resolves like write().
+   * batch, atomically, with the other batches queued in this event turn (write() callbacks of the same
+   * turn may commit in a transaction of their own, after it), without calling back into JavaScript
+   * halfway; resolves like write().
    *
    * Why not write(): its callback must run on this thread while the writer thread holds the transaction
    * open, so every commit waited for the event loop to come round. Under load that wait was longer than
