@@ -2,10 +2,10 @@
 // the HTTP gateway and tests. Other languages need no such library; this one only saves TypeScript
 // callers from hand-writing JSON.
 
-import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from 'nats';
 import { PartitionMap } from '../actors/router/layout';
 import { encodeRequest, validateKey, validateValue } from './protocol';
+import { RequestIdSource } from './requestIdSource';
 import type {
   CasExpectation,
   CasReply,
@@ -80,8 +80,7 @@ export class KvClient {
   private readonly retryBackoffMs: number;
   private readonly ring: RingFollower | undefined;
   /** Unique per client: request ids must never repeat across clients or restarts (as a router's). */
-  private readonly idPrefix = randomBytes(9).toString('base64url');
-  private requestCount = 0;
+  private readonly requestIds = new RequestIdSource();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -136,7 +135,7 @@ export class KvClient {
   private async call<O extends Operation>(op: O, request: KvRequest & { op: O }, options?: CallOptions): Promise<ReplyByOperation[O]> {
     const invalid = validateRequest(request);
     if (invalid !== undefined) throw new KvError(invalid.code, invalid.message);
-    const id = this.ring !== undefined && isWrite(op) ? this.nextRequestId() : undefined;
+    const id = this.ring !== undefined && isWrite(op) ? this.requestIds.next() : undefined;
     const result = await this.exchange(op, () => this.subjectFor(request, id), encodeRequest(request), options?.timeoutMs ?? this.timeoutMs);
     if (!result.ok) throw new KvError(result.error.code, result.error.message, { leader: result.error.leader });
     return result.reply;
@@ -193,9 +192,6 @@ export class KvClient {
     return requestId === undefined ? lead : `${lead}.${requestId}`;
   }
 
-  private nextRequestId(): string {
-    return `${this.idPrefix}${(this.requestCount++).toString(36)}`;
-  }
 
   private subjectOf(op: Operation): string {
     switch (op) {

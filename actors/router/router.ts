@@ -7,7 +7,6 @@
 // both indeterminate. The key ring follows the controller (bus/ringFollower.ts): a partition that answers
 // WRONG_PARTITION applied nothing, so the router asks for the new ring and sends the request on.
 
-import { randomBytes } from 'node:crypto';
 import { connect, Msg, NatsConnection, Subscription } from 'nats';
 import { CLOCK_SKEW_ALLOWANCE_MS, deadlineHeaders, deadlineOf, isExpired } from '../../bus/deadline';
 import { Forwarder } from './forwarder';
@@ -16,6 +15,7 @@ import { ROUTER_QUEUE_GROUP, Subjects, subjects } from '../../bus/subjects';
 import { PartitionMap } from './layout';
 import { gatherClusterStatus } from './clusterStatus';
 import { RingFollower } from '../../bus/ringFollower';
+import { RequestIdSource } from '../../bus/requestIdSource';
 
 export interface RouterOptions {
   nodeId: string;
@@ -37,8 +37,7 @@ export class Router {
   private internalFailures = 0;
   private readonly forwarder: Forwarder;
   /** Unique per router start: request ids must never repeat across routers or restarts. */
-  private readonly idPrefix = randomBytes(9).toString('base64url');
-  private requestCount = 0;
+  private readonly requestIds = new RequestIdSource();
   private readonly subscriptions: Subscription[] = [];
   /** Requests being routed: a clean stop answers them before it closes the connection. */
   private readonly inflight = new Set<Promise<void>>();
@@ -47,7 +46,7 @@ export class Router {
     this.subjects = subjects(options.prefix);
     this.ring = new RingFollower(nc, this.subjects, new PartitionMap(options.partitions)).follow();
     this.deadlineMs = options.deadlineMs ?? 3_000;
-    this.forwarder = new Forwarder(nc, this.subjects.routerInbox(this.idPrefix), this.ring, this.deadlineMs);
+    this.forwarder = new Forwarder(nc, this.subjects.routerInbox(this.requestIds.sourceId), this.ring, this.deadlineMs);
   }
 
   /** Requests answered with an error by the router itself (no leader in time, or a bug). */
@@ -117,7 +116,7 @@ export class Router {
     const request = parsed.request as { key: string; consistency?: string };
     const stale = op === 'get' && request.consistency === 'stale';
     // A write gets a request id: the state machine applies an id once, so a timed-out attempt can be retried.
-    const suffix = op === 'get' ? '' : `.${this.nextRequestId()}`;
+    const suffix = op === 'get' ? '' : `.${this.requestIds.next()}`;
     // The ring may change between attempts: the subject is worked out for each.
     const subjectOf = () => {
       const partition = this.ring.partitionOf(request.key);
@@ -126,10 +125,6 @@ export class Router {
     // A client that wants no answer (a plain publish) still gets its write applied, once.
     if (!message.reply) return void this.nc.publish(subjectOf(), message.data, clientDeadline === undefined ? {} : { headers: deadlineHeaders(clientDeadline) });
     this.forwarder.forward(message.reply, subjectOf, message.data, clientDeadline, CLOCK_SKEW_ALLOWANCE_MS);
-  }
-
-  private nextRequestId(): string {
-    return `${this.idPrefix}${(this.requestCount++).toString(36)}`;
   }
 
   /** Clean stop: take no new requests (the queue group's other routers get them), finish the ones in hand. */
